@@ -1,0 +1,166 @@
+"""ComfyUI's POSE_KEYPOINT format <-> numpy arrays.
+
+POSE_KEYPOINT (comfyui_controlnet_aux) is a list with one dict per frame:
+    {"people": [{"pose_keypoints_2d": [x, y, c] * 18,
+                 "face_keypoints_2d": [x, y, c] * 70 | None,
+                 "hand_left_keypoints_2d": [x, y, c] * 21 | None,
+                 "hand_right_keypoints_2d": [x, y, c] * 21 | None}, ...],
+     "canvas_width": W, "canvas_height": H}
+DWPose gives pixel coordinates, OpenPose normalised ones (all |x|, |y| <= 1); a missing point is
+(0, 0, 0). Inside the pack every point is a row (x, y, c) in pixels, c in {0, 1}; a point with
+c = 0 carries no position and is written back as (0, 0, 0).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .skeleton import NUM_BODY_JOINTS, NUM_FACE_JOINTS, NUM_HAND_JOINTS
+
+# (dict key, attribute, number of points) of every keypoint group of a person.
+PARTS = (
+    ("pose_keypoints_2d", "body", NUM_BODY_JOINTS),
+    ("face_keypoints_2d", "face", NUM_FACE_JOINTS),
+    ("hand_left_keypoints_2d", "hand_left", NUM_HAND_JOINTS),
+    ("hand_right_keypoints_2d", "hand_right", NUM_HAND_JOINTS),
+)
+
+# A point counts as detected when its confidence reaches this (DWPose's own threshold);
+# POSE_KEYPOINT itself only carries 0 or 1.
+CONFIDENCE_THRESHOLD = 0.3
+
+
+@dataclass
+class Person:
+    """One person: each part is a float64 array [N, 3] of (x, y, visible) in pixels, or None."""
+
+    body: np.ndarray
+    face: np.ndarray | None = None
+    hand_left: np.ndarray | None = None
+    hand_right: np.ndarray | None = None
+
+    def parts(self):
+        """(attribute, array) for every part present."""
+        return [(attr, getattr(self, attr)) for _, attr, _ in PARTS if getattr(self, attr) is not None]
+
+    def copy(self):
+        return Person(**{attr: arr.copy() for attr, arr in self.parts()})
+
+
+@dataclass
+class PoseFrame:
+    """One frame: the people in it and the canvas their pixel coordinates refer to."""
+
+    width: int
+    height: int
+    people: list = field(default_factory=list)
+
+
+def _finite_size(value, name, frame_index):
+    try:
+        size = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"pose frame {frame_index}: {name} must be a number, got {value!r}") from None
+    if not np.isfinite(size) or size < 1:
+        raise ValueError(f"pose frame {frame_index}: {name} must be a positive number, got {value!r}")
+    return int(round(size))
+
+
+def _points(values, count, key, frame_index):
+    """Flat [x, y, c, ...] list -> [count, 3] array with invalid points zeroed, or None."""
+    if values is None:
+        return None
+    try:
+        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"pose frame {frame_index}: {key} must be a flat list of numbers") from None
+    if arr.size == 0:
+        return None
+    if arr.size % 3:
+        raise ValueError(
+            f"pose frame {frame_index}: {key} has {arr.size} numbers; expected (x, y, c) triples "
+            f"({count} points = {count * 3} numbers)")
+    pts = arr.reshape(-1, 3)
+    if len(pts) < count:  # a shorter list (e.g. a detector with fewer points): pad as missing
+        pts = np.vstack([pts, np.zeros((count - len(pts), 3))])
+    pts = pts[:count].copy()
+    finite = np.isfinite(pts).all(axis=1)
+    visible = finite & (pts[:, 2] >= CONFIDENCE_THRESHOLD)
+    pts[~visible] = 0.0
+    pts[visible, 2] = 1.0
+    return pts
+
+
+def is_normalized(frame_dict):
+    """True when every detected point of the frame lies in [-1, 1] (OpenPose's normalised output)."""
+    coords = []
+    for person in frame_dict.get("people") or []:
+        for key, _, count in PARTS:
+            pts = _points(person.get(key), count, key, 0) if isinstance(person, dict) else None
+            if pts is not None:
+                coords.append(pts[pts[:, 2] > 0, :2])
+    if not coords:
+        return False
+    coords = np.concatenate(coords)
+    return coords.size > 0 and bool(np.all(np.abs(coords) <= 1.0))
+
+
+def frame_from_dict(frame_dict, frame_index=0):
+    """One POSE_KEYPOINT frame dict -> PoseFrame in pixel coordinates."""
+    if not isinstance(frame_dict, dict):
+        raise ValueError(
+            f"pose frame {frame_index} is a {type(frame_dict).__name__}; expected a dict with "
+            "'people', 'canvas_width' and 'canvas_height' (the POSE_KEYPOINT format)")
+    for key in ("canvas_width", "canvas_height"):
+        if key not in frame_dict:
+            raise ValueError(f"pose frame {frame_index} has no '{key}'; POSE_KEYPOINT frames need the canvas size")
+    width = _finite_size(frame_dict["canvas_width"], "canvas_width", frame_index)
+    height = _finite_size(frame_dict["canvas_height"], "canvas_height", frame_index)
+    people_in = frame_dict.get("people") or []
+    if not isinstance(people_in, list):
+        raise ValueError(f"pose frame {frame_index}: 'people' must be a list")
+    scale = np.array([width, height, 1.0]) if is_normalized(frame_dict) else np.ones(3)
+    people = []
+    for person in people_in:
+        if not isinstance(person, dict):
+            raise ValueError(f"pose frame {frame_index}: each person must be a dict of keypoint lists")
+        parts = {attr: _points(person.get(key), count, key, frame_index) for key, attr, count in PARTS}
+        if parts["body"] is None:
+            parts["body"] = np.zeros((NUM_BODY_JOINTS, 3))
+        for attr, pts in parts.items():
+            if pts is not None:
+                pts *= scale
+        people.append(Person(**parts))
+    return PoseFrame(width, height, people)
+
+
+def frames_from_pose_keypoint(pose_keypoint):
+    """POSE_KEYPOINT (a list of frame dicts, or one dict) -> list of PoseFrame."""
+    if isinstance(pose_keypoint, dict):
+        pose_keypoint = [pose_keypoint]
+    if not isinstance(pose_keypoint, (list, tuple)):
+        raise ValueError(
+            f"expected POSE_KEYPOINT (a list of frame dicts), got {type(pose_keypoint).__name__}")
+    return [frame_from_dict(d, i) for i, d in enumerate(pose_keypoint)]
+
+
+def _flat(pts):
+    out = pts.copy()
+    out[out[:, 2] <= 0] = 0.0
+    return [round(float(v), 3) for v in out.reshape(-1)]
+
+
+def frame_to_dict(frame):
+    """PoseFrame -> POSE_KEYPOINT frame dict (pixel coordinates; missing points as 0, 0, 0)."""
+    people = []
+    for person in frame.people:
+        entry = {}
+        for key, attr, _ in PARTS:
+            pts = getattr(person, attr)
+            entry[key] = None if pts is None else _flat(pts)
+        people.append(entry)
+    return {"people": people, "canvas_width": int(frame.width), "canvas_height": int(frame.height)}
+
+
+def frames_to_pose_keypoint(frames):
+    return [frame_to_dict(f) for f in frames]
