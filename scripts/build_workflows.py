@@ -1,0 +1,104 @@
+"""Writes the bundled UI-format workflows in workflows/ (run from the repo root after changing a node).
+
+The workflows are the files users load; this script only keeps their JSON consistent (ids, link
+table, slot lists) so they are not edited by hand. Output is deterministic.
+"""
+
+import json
+import os
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Workflow:
+    """A minimal builder for the frontend's UI workflow format (schema version 0.4)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.nodes, self.links = [], []
+
+    def node(self, type_, pos, widgets=(), inputs=(), outputs=(), size=(320, 130), title=None):
+        """inputs: [(name, TYPE)] sockets; outputs: [(name, TYPE)]; widgets: widgets_values."""
+        node = {
+            "id": len(self.nodes) + 1, "type": type_, "pos": list(pos), "size": list(size), "flags": {},
+            "order": len(self.nodes), "mode": 0,
+            "inputs": [{"name": n, "type": t, "link": None} for n, t in inputs],
+            "outputs": [{"name": n, "type": t, "links": [], "slot_index": i} for i, (n, t) in enumerate(outputs)],
+            "properties": {"Node name for S&R": type_},
+            "widgets_values": list(widgets),
+        }
+        if title:
+            node["title"] = title
+        self.nodes.append(node)
+        return node["id"]
+
+    def link(self, src, src_slot, dst, dst_input):
+        src_node, dst_node = self.nodes[src - 1], self.nodes[dst - 1]
+        slot = [i["name"] for i in dst_node["inputs"]].index(dst_input)
+        link_id = len(self.links) + 1
+        type_ = src_node["outputs"][src_slot]["type"]
+        self.links.append([link_id, src, src_slot, dst, slot, type_])
+        src_node["outputs"][src_slot]["links"].append(link_id)
+        dst_node["inputs"][slot]["link"] = link_id
+
+    def to_json(self):
+        return {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, "tcan/" + self.name)), "revision": 0,
+            "last_node_id": len(self.nodes), "last_link_id": len(self.links),
+            "nodes": self.nodes, "links": self.links, "groups": [], "config": {},
+            "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "version": 0.4,
+        }
+
+    def write(self):
+        path = os.path.join(ROOT, "workflows", self.name + ".json")
+        with open(path, "w") as f:
+            json.dump(self.to_json(), f, indent=1)
+            f.write("\n")
+        print("wrote", os.path.relpath(path, ROOT))
+
+
+POSE = "POSE_KEYPOINT"
+
+
+def pose_retarget():
+    w = Workflow("pose_retarget")
+    w.node("MarkdownNote", (0, -220), size=(700, 160), widgets=[
+        "## Pose Retarget (TCAN)\nRetargets the bundled driving pose sequence onto the bundled reference "
+        "person's proportions and renders it as OpenPose images (the OpenPose ControlNet's input). "
+        "To use your own video: run a pose detector (e.g. controlnet_aux's DWPose Estimator) on the "
+        "reference image and the driving frames and connect its POSE_KEYPOINT outputs instead of the "
+        "Load Pose JSON nodes. Outputs go to ComfyUI/output/tcan/."])
+    ref = w.node("TCANLoadPoseJSON", (0, 0), ["(TCAN sample) reference_pose.json", 0, 0],
+                 outputs=[("pose", POSE), ("frame_count", "INT")], title="Reference pose")
+    drv = w.node("TCANLoadPoseJSON", (0, 180), ["(TCAN sample) driving_pose.json", 0, 0],
+                 outputs=[("pose", POSE), ("frame_count", "INT")], title="Driving poses")
+    retarget = w.node("TCANPoseRetarget", (380, 0), [0, "reference", 0.0, True], size=(320, 200),
+                      inputs=[("reference_pose", POSE), ("driving_pose", POSE)],
+                      outputs=[("pose", POSE), ("preview", "IMAGE"), ("notes", "STRING")])
+    render = w.node("TCANRenderPose", (760, 0), [0, 0, False], inputs=[("pose", POSE)],
+                    outputs=[("pose_images", "IMAGE")])
+    video = w.node("CreateVideo", (1120, 0), [25.0], inputs=[("images", "IMAGE"), ("audio", "AUDIO")],
+                   outputs=[("VIDEO", "VIDEO")])
+    save = w.node("SaveVideo", (1460, 0), ["tcan/pose_retarget", "auto", "auto"], size=(360, 360),
+                  inputs=[("video", "VIDEO")])
+    preview_video = w.node("CreateVideo", (760, 240), [25.0], inputs=[("images", "IMAGE"), ("audio", "AUDIO")],
+                           outputs=[("VIDEO", "VIDEO")], title="Create Video (driving | retargeted)")
+    save_preview = w.node("SaveVideo", (1120, 240), ["tcan/pose_retarget_preview", "auto", "auto"], size=(360, 360),
+                          inputs=[("video", "VIDEO")])
+    save_json = w.node("TCANSavePoseJSON", (760, 440), ["tcan/pose_retarget"], inputs=[("pose", POSE)])
+    notes = w.node("PreviewAny", (380, 260), [], inputs=[("source", "*")], outputs=[], title="Retarget notes")
+    w.link(ref, 0, retarget, "reference_pose")
+    w.link(drv, 0, retarget, "driving_pose")
+    w.link(retarget, 0, render, "pose")
+    w.link(render, 0, video, "images")
+    w.link(video, 0, save, "video")
+    w.link(retarget, 1, preview_video, "images")
+    w.link(preview_video, 0, save_preview, "video")
+    w.link(retarget, 0, save_json, "pose")
+    w.link(retarget, 2, notes, "source")
+    w.write()
+
+
+if __name__ == "__main__":
+    pose_retarget()
