@@ -91,18 +91,19 @@ def _points(values, count, key, frame_index):
     return pts
 
 
+def _within_unit_square(parts):
+    """True when every detected point of these [N, 3] arrays lies in [-1, 1]."""
+    coords = [pts[pts[:, 2] > 0, :2] for pts in parts if pts is not None]
+    coords = np.concatenate(coords) if coords else np.zeros((0, 2))
+    return coords.size > 0 and bool(np.all(np.abs(coords) <= 1.0))
+
+
 def is_normalized(frame_dict):
     """True when every detected point of the frame lies in [-1, 1] (OpenPose's normalised output)."""
-    coords = []
-    for person in frame_dict.get("people") or []:
-        for key, _, count in PARTS:
-            pts = _points(person.get(key), count, key, 0) if isinstance(person, dict) else None
-            if pts is not None:
-                coords.append(pts[pts[:, 2] > 0, :2])
-    if not coords:
-        return False
-    coords = np.concatenate(coords)
-    return coords.size > 0 and bool(np.all(np.abs(coords) <= 1.0))
+    parts = [_points(person.get(key), count, key, 0)
+             for person in frame_dict.get("people") or [] if isinstance(person, dict)
+             for key, _, count in PARTS]
+    return _within_unit_square(parts)
 
 
 def frame_from_dict(frame_dict, frame_index=0):
@@ -116,10 +117,10 @@ def frame_from_dict(frame_dict, frame_index=0):
             raise ValueError(f"pose frame {frame_index} has no '{key}'; POSE_KEYPOINT frames need the canvas size")
     width = _finite_size(frame_dict["canvas_width"], "canvas_width", frame_index)
     height = _finite_size(frame_dict["canvas_height"], "canvas_height", frame_index)
-    people_in = frame_dict.get("people") or []
+    people_in = frame_dict.get("people")
+    people_in = [] if people_in is None else people_in
     if not isinstance(people_in, list):
         raise ValueError(f"pose frame {frame_index}: 'people' must be a list")
-    scale = np.array([width, height, 1.0]) if is_normalized(frame_dict) else np.ones(3)
     people = []
     for person in people_in:
         if not isinstance(person, dict):
@@ -127,10 +128,12 @@ def frame_from_dict(frame_dict, frame_index=0):
         parts = {attr: _points(person.get(key), count, key, frame_index) for key, attr, count in PARTS}
         if parts["body"] is None:
             parts["body"] = np.zeros((NUM_BODY_JOINTS, 3))
-        for attr, pts in parts.items():
-            if pts is not None:
-                pts *= scale
         people.append(Person(**parts))
+    if _within_unit_square([pts for p in people for _, pts in p.parts()]):
+        scale = np.array([width, height, 1.0])
+        for p in people:
+            for _, pts in p.parts():
+                pts *= scale
     return PoseFrame(width, height, people)
 
 
@@ -145,9 +148,9 @@ def frames_from_pose_keypoint(pose_keypoint):
 
 
 def _flat(pts):
-    out = pts.copy()
+    out = np.round(pts, 3)
     out[out[:, 2] <= 0] = 0.0
-    return [round(float(v), 3) for v in out.reshape(-1)]
+    return out.reshape(-1).tolist()
 
 
 def frame_to_dict(frame):

@@ -51,22 +51,21 @@ class RetargetResult:
     notes: list    # human-readable remarks about what was chosen or filled in
 
 
-def _bone_lengths(body):
-    """|joint - parent| for every joint whose joint and parent are both present (NaN otherwise)."""
-    lengths = np.full(NUM_BODY_JOINTS, np.nan)
-    for j, p in enumerate(PARENT):
-        if p >= 0 and body[j, 2] > 0 and body[p, 2] > 0:
-            lengths[j] = np.linalg.norm(body[j, :2] - body[p, :2])
-    return lengths
+_PARENTS = np.array([max(p, 0) for p in PARENT])  # the neck points at itself (length 0, never used)
 
 
-def _pivot(body):
-    """Head size |nose - neck|, or NaN when either is missing or they coincide."""
-    if body[NOSE, 2] > 0 and body[NECK, 2] > 0:
-        d = float(np.linalg.norm(body[NOSE, :2] - body[NECK, :2]))
-        if d > EPS:
-            return d
-    return np.nan
+def _bone_lengths(bodies):
+    """bodies [F, 18, 3] -> |joint - parent| [F, 18]; NaN where either end is missing or for the neck."""
+    lengths = np.linalg.norm(bodies[:, :, :2] - bodies[:, _PARENTS, :2], axis=-1)
+    seen = (bodies[:, :, 2] > 0) & (bodies[:, _PARENTS, 2] > 0)
+    seen[:, NECK] = False
+    return np.where(seen, lengths, np.nan)
+
+
+def _pivots(bodies):
+    """Head size |nose - neck| per frame [F], NaN where either is missing or they coincide."""
+    lengths = _bone_lengths(bodies)[:, NOSE]
+    return np.where(lengths > EPS, lengths, np.nan)
 
 
 def _nearest_finite(values, index):
@@ -80,7 +79,7 @@ def _nearest_finite(values, index):
 
 
 def _reference_lengths(ref_body, ref_pivot, symmetric):
-    lengths = _bone_lengths(ref_body)
+    lengths = _bone_lengths(ref_body[None])[0]
     if symmetric:
         for a, b in SYMMETRIC_PAIRS:
             pair = lengths[[a, b]]
@@ -90,45 +89,47 @@ def _reference_lengths(ref_body, ref_pivot, symmetric):
     return lengths
 
 
-def _nearest_present_ancestor(joint, present):
-    a = PARENT[joint]
-    while a >= 0 and not present[a]:
+def _ancestor_chain(joint):
+    chain, a = [], PARENT[joint]
+    while a >= 0:
+        chain.append(a)
         a = PARENT[a]
-    return a
+    return chain
 
 
-def _retarget_body(body, present, ref_lengths, anchor_lengths, ref_pivot, size_ratio):
-    """One frame's body [18, 2] (driving pixels) -> body with reference limb lengths."""
-    out = body.copy()
+def _retarget_bodies(points, present, ref_lengths, anchor_lengths, ref_pivot, size_ratio):
+    """Bodies [F, 18, 2] (driving pixels) -> the same bodies with the reference's limb lengths."""
+    out = points.copy()
+    frames = np.arange(len(out))
 
-    def move(joint, displacement):
-        out[joint] += displacement
-        out[list(DESCENDANTS[joint])] += displacement
+    def move(joint, displacement, where):
+        displacement = np.where(where[:, None], displacement, 0.0)
+        out[:, (joint,) + DESCENDANTS[joint]] += displacement[:, None, :]
 
-    if present[NOSE]:
-        pivot = _pivot(np.column_stack([out, present]))
-        head_ratio = ref_pivot / pivot if np.isfinite(pivot) else np.inf
-        if head_ratio > size_ratio / MIN_BONE_RATIO:  # nose on the neck: no direction to scale
-            head_ratio = size_ratio
-        move(NOSE, (out[NOSE] - out[NECK]) * (head_ratio - 1.0))
+    # Head step: scale neck->nose to the reference head size (unless the nose sits on the neck).
+    head = out[:, NOSE] - out[:, NECK]
+    pivot = np.linalg.norm(head, axis=-1)
+    with np.errstate(divide="ignore"):
+        head_ratio = np.where(pivot > EPS, ref_pivot / np.maximum(pivot, EPS), np.inf)
+    head_ratio = np.where(head_ratio > size_ratio / MIN_BONE_RATIO, size_ratio, head_ratio)
+    move(NOSE, head * (head_ratio - 1.0)[:, None], present[:, NOSE])
+
     for stage in STAGES:
         for j in stage:
-            if not present[j]:
-                continue
-            parent = PARENT[j]
-            if not present[parent]:
-                a = _nearest_present_ancestor(j, present)
-                move(j, (out[j] - out[a]) * (size_ratio - 1.0))
-                continue
-            bone = out[j] - out[parent]
-            length, anchor = np.linalg.norm(bone), anchor_lengths[j]
+            chain = _ancestor_chain(j)
+            ancestor = np.array(chain)[np.argmax(present[:, chain], axis=1)]  # nearest present one
+            bone = out[:, j] - out[frames, ancestor]
+            length, anchor = np.linalg.norm(bone, axis=-1), anchor_lengths[j]
             target = ref_lengths[j] if np.isfinite(ref_lengths[j]) else anchor * size_ratio
-            if not np.isfinite(anchor) or anchor <= EPS or not np.isfinite(target):
-                move(j, bone * (size_ratio - 1.0))
-            elif length <= MAX_FORESHORTENING * anchor:
-                move(j, bone * (target / anchor - 1.0))
-            else:
-                move(j, bone * (MAX_FORESHORTENING * target / length - 1.0))
+            factor = np.full(len(out), size_ratio - 1.0)  # fallback: keep the offset, scaled
+            if np.isfinite(anchor) and anchor > EPS and np.isfinite(target):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    scaled = np.where(length <= MAX_FORESHORTENING * anchor, target / anchor - 1.0,
+                                      MAX_FORESHORTENING * target / length - 1.0)
+                # as TCAN: a bone shorter than 0.1 head sizes has no reliable direction; left as is
+                scaled = np.where(length < MIN_BONE_RATIO * ref_pivot, 0.0, scaled)
+                factor = np.where(ancestor == PARENT[j], scaled, factor)
+            move(j, bone * factor[:, None], present[:, j])
     return out
 
 
@@ -177,7 +178,7 @@ def retarget_frames(reference, driving, *, anchor_frame=0, position="reference",
         notes.append(f"reference: {len(ref_frame.people)} people; used person {ref_index} (the largest)")
     ref_person = ref_frame.people[ref_index]
     ref_body = body_with_neck(ref_person)
-    ref_pivot = _pivot(ref_body)
+    ref_pivot = _pivots(ref_body[None])[0]
     if not np.isfinite(ref_pivot):
         raise ValueError(
             "the reference pose has no visible nose and neck, so its head size is unknown; "
@@ -214,11 +215,10 @@ def retarget_frames(reference, driving, *, anchor_frame=0, position="reference",
         notes.append(f"anchor frame {anchor_frame} has no person; used frame {nearest}")
         anchor_frame = nearest
     full = np.concatenate([points, present[..., None]], axis=2)
-    lengths = np.stack([_bone_lengths(b) for b in full])
+    lengths = _bone_lengths(full)
     lengths[lengths <= EPS] = np.nan
     anchor_lengths = _nearest_finite(lengths, anchor_frame)
-    pivots = np.array([_pivot(b) for b in full])
-    anchor_pivot = _nearest_finite(pivots[:, None], anchor_frame)[0]
+    anchor_pivot = _nearest_finite(_pivots(full)[:, None], anchor_frame)[0]
     ref_lengths = _reference_lengths(ref_body, ref_pivot, symmetric)
     if not np.isfinite(anchor_pivot):
         # No frame shows nose and neck: estimate the head size from the limbs both people show.
@@ -230,24 +230,24 @@ def retarget_frames(reference, driving, *, anchor_frame=0, position="reference",
         notes.append("driving: no frame shows nose and neck; head size estimated from the limbs")
     size_ratio = ref_pivot / anchor_pivot
 
-    ref_neck = ref_body[NECK, :2]
-    anchor_neck = points[anchor_frame, NECK]
-    fit = min(ref_frame.width / drv_frames[anchor_frame].width, ref_frame.height / drv_frames[anchor_frame].height)
-    offset = (np.array([ref_frame.width, ref_frame.height]) - fit * np.array(
-        [drv_frames[anchor_frame].width, drv_frames[anchor_frame].height])) / 2
+    bodies = _retarget_bodies(points, present, ref_lengths, anchor_lengths, ref_pivot, size_ratio)
+    necks = points[:, NECK]
+    if position == "reference":
+        new_necks, scale = ref_body[NECK, :2] + (necks - necks[anchor_frame]) * size_ratio, 1.0
+    else:  # the driving canvas fitted (centred) into the reference canvas
+        drv_size = np.array([drv_frames[anchor_frame].width, drv_frames[anchor_frame].height], float)
+        ref_size = np.array([ref_frame.width, ref_frame.height], float)
+        fit = float(np.min(ref_size / drv_size))
+        new_necks, scale = (ref_size - fit * drv_size) / 2 + fit * necks, fit / size_ratio
+    bodies = new_necks[:, None] + (bodies - bodies[:, NECK:NECK + 1]) * scale
+    part_scale = size_ratio * scale
 
     out_frames = [None] * num_frames
     dropped_hands = 0
     for t in with_person:
-        body = _retarget_body(points[t], present[t], ref_lengths, anchor_lengths, ref_pivot, size_ratio)
-        neck = points[t, NECK]
-        if position == "reference":
-            new_neck, scale = ref_neck + (neck - anchor_neck) * size_ratio, 1.0
-        else:
-            new_neck, scale = offset + fit * neck, fit / size_ratio
-        body = new_neck + (body - body[NECK]) * scale
-        part_scale = size_ratio * scale
-        out_body = np.column_stack([body, present[t]]).astype(np.float64)
+        body = bodies[t]
+        out_body = np.column_stack([body, present[t]])
+        out_body[~present[t]] = 0.0
         person = Person(body=out_body)
         for attr, wrist in (("hand_left", L_WRIST), ("hand_right", R_WRIST)):
             part = hands[attr][t]
@@ -262,7 +262,6 @@ def retarget_frames(reference, driving, *, anchor_frame=0, position="reference",
         if face is not None:
             person.face = (_follow(face, points[t, NOSE], body[NOSE], part_scale)
                            if present[t, NOSE] else _drop(face))
-        out_body[~present[t]] = 0.0
         out_frames[t] = PoseFrame(ref_frame.width, ref_frame.height, [person])
     if dropped_hands:
         notes.append(f"driving: a hand was dropped in {dropped_hands} frame(s) where its wrist was missing")
