@@ -86,7 +86,7 @@ def pose_retarget():
                            outputs=[("VIDEO", "VIDEO")], title="Create Video (driving | retargeted)")
     save_preview = w.node("SaveVideo", (1120, 240), ["tcan/pose_retarget_preview", "auto", "auto"], size=(360, 360),
                           inputs=[("video", "VIDEO")])
-    save_json = w.node("TCANSavePoseJSON", (760, 440), ["tcan/pose_retarget"], inputs=[("pose", POSE)])
+    save_json = w.node("TCANSavePoseJSON", (760, 440), ["tcan/retargeted_pose"], inputs=[("pose", POSE)])
     notes = w.node("PreviewAny", (380, 260), [], inputs=[("source", "*")], outputs=[], title="Retarget notes")
     w.link(ref, 0, retarget, "reference_pose")
     w.link(drv, 0, retarget, "driving_pose")

@@ -44,7 +44,7 @@ def test_pose_retarget_workflow_runs_and_writes_video_and_json(comfy_nodes):
     out_dir = os.path.join(harness.work_dir(), "output", "tcan")
     videos = sorted(glob.glob(os.path.join(out_dir, "pose_retarget*.mp4")))
     assert len(videos) == 2 and all(os.path.getsize(v) > 1000 for v in videos)
-    saved = glob.glob(os.path.join(out_dir, "pose_retarget_*.json"))
+    saved = glob.glob(os.path.join(out_dir, "retargeted_pose_*.json"))
     assert len(saved) == 1
     expected = retarget_frames(load_pose_json(REFERENCE_POSE), load_pose_json(DRIVING_POSE)).frames
     with open(saved[0]) as f:
