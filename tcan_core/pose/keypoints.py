@@ -66,20 +66,26 @@ def _finite_size(value, name, frame_index):
     return int(round(size))
 
 
-def _points(values, count, key, frame_index):
-    """Flat [x, y, c, ...] list -> [count, 3] array with invalid points zeroed, or None."""
+def flat_triples(values, key, where):
+    """A keypoint list (flat or nested) -> flat float array of (x, y, c) triples, or None if absent.
+
+    `where` names the place in error messages (e.g. "pose frame 3")."""
     if values is None:
         return None
     try:
         arr = np.asarray(values, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise ValueError(f"pose frame {frame_index}: {key} must be a flat list of numbers") from None
-    if arr.size == 0:
-        return None
+        raise ValueError(f"{where}: {key} must be a flat list of numbers [x, y, c, ...]") from None
     if arr.size % 3:
-        raise ValueError(
-            f"pose frame {frame_index}: {key} has {arr.size} numbers; expected (x, y, c) triples "
-            f"({count} points = {count * 3} numbers)")
+        raise ValueError(f"{where}: {key} has {arr.size} numbers; expected (x, y, c) triples")
+    return arr
+
+
+def _points(values, count, key, frame_index):
+    """Flat [x, y, c, ...] list -> [count, 3] array with invalid points zeroed, or None."""
+    arr = flat_triples(values, key, f"pose frame {frame_index}")
+    if arr is None or arr.size == 0:
+        return None
     pts = arr.reshape(-1, 3)
     if len(pts) < count:  # a shorter list (e.g. a detector with fewer points): pad as missing
         pts = np.vstack([pts, np.zeros((count - len(pts), 3))])

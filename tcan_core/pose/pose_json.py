@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import keypoints
+from .keypoints import flat_triples
 from .skeleton import BODY25_TO_BODY18, NUM_BODY_JOINTS
 
 EXPECTED = ("expected comfyui_controlnet_aux POSE_KEYPOINT JSON (a list of frames "
@@ -103,22 +104,9 @@ def _json_type(value):
 # Frame cleaning
 
 
-def _numbers(values, key, label):
-    """Keypoint list (flat or nested) -> flat float array of (x, y, c) triples, or None if absent."""
-    if values is None:
-        return None
-    try:
-        arr = np.asarray(values, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise ValueError(f"{label}: {key} must be a flat list of numbers [x, y, c, ...]") from None
-    if arr.size % 3:
-        raise ValueError(f"{label}: {key} has {arr.size} numbers; expected (x, y, c) triples")
-    return arr
-
-
 def _body18(values, label):
     """Body list -> 54 numbers (OpenPose-18); BODY_25 is remapped (mid-hip and feet dropped)."""
-    arr = _numbers(values, "pose_keypoints_2d", label)
+    arr = flat_triples(values, "pose_keypoints_2d", label)
     if arr is None or arr.size == 0:
         return None
     if arr.size == _BODY25_VALUES:
@@ -151,7 +139,7 @@ def _clean_frame(frame, label):
         entry = {}
         for key, _, _ in keypoints.PARTS:
             values = person.get(key, person.get(_LEGACY_KEYS[key]))
-            arr = _body18(values, plabel) if key == "pose_keypoints_2d" else _numbers(values, key, plabel)
+            arr = _body18(values, plabel) if key == "pose_keypoints_2d" else flat_triples(values, key, plabel)
             entry[key] = None if arr is None or arr.size == 0 else arr.tolist()
         people.append(entry)
     return {"people": people,
