@@ -2,11 +2,17 @@
 
 from comfy_api.latest import ComfyExtension, io
 
-from .pose_json_files import LoadPoseJSON, SavePoseJSON
-from .pose_retarget import PoseRetarget
-from .render_pose import RenderPose
+from .model_folders import register_model_folders
 
-NODES = [LoadPoseJSON, SavePoseJSON, PoseRetarget, RenderPose]
+register_model_folders()  # before the node schemas list their files
+
+from .apply_motion_module import ApplyMotionModule  # noqa: E402
+from .pose_json_files import LoadPoseJSON, SavePoseJSON  # noqa: E402
+from .pose_retarget import PoseRetarget  # noqa: E402
+from .render_pose import RenderPose  # noqa: E402
+from .temporal_controlnet import TemporalControlNet  # noqa: E402
+
+NODES = [LoadPoseJSON, SavePoseJSON, PoseRetarget, RenderPose, ApplyMotionModule, TemporalControlNet]
 
 
 class TCANExtension(ComfyExtension):

@@ -100,5 +100,47 @@ def pose_retarget():
     w.write()
 
 
+def motion_module_clip():
+    w = Workflow("motion_module_clip")
+    w.node("MarkdownNote", (0, -240), size=(760, 180), widgets=[
+        "## Motion module clip (TCAN)\nAn SD1.5 checkpoint with AnimateDiff motion modules inserted by the "
+        "pack denoises a batch of 16 latents as one clip, with core nodes only. Put an SD1.5 checkpoint in "
+        "ComfyUI/models/checkpoints and `mm_sd_v15_v2.ckpt` (or v1 `mm_sd_v15.ckpt`) in "
+        "ComfyUI/models/animatediff_models. 16 frames is one window; longer clips need Sample Long Video. "
+        "Sampling as TCAN: linear-beta schedule, Euler (= DDIM, eta 0) with ddim_uniform timesteps, 25 steps, "
+        "CFG 7.5."])
+    ckpt = w.node("CheckpointLoaderSimple", (0, 0), ["v1-5-pruned-emaonly.safetensors"], size=(320, 100),
+                  outputs=[("MODEL", "MODEL"), ("CLIP", "CLIP"), ("VAE", "VAE")])
+    motion = w.node("TCANApplyMotionModule", (360, 0), ["mm_sd_v15_v2.ckpt", "sqrt_linear", "auto", False],
+                    size=(340, 160), inputs=[("model", "MODEL")], outputs=[("MODEL", "MODEL")])
+    positive = w.node("CLIPTextEncode", (360, 200), ["a woman dancing in a sunny park, best quality"],
+                      size=(340, 120), inputs=[("clip", "CLIP")], outputs=[("CONDITIONING", "CONDITIONING")])
+    negative = w.node("CLIPTextEncode", (360, 360), ["blurry, low quality, deformed"], size=(340, 120),
+                      inputs=[("clip", "CLIP")], outputs=[("CONDITIONING", "CONDITIONING")])
+    latent = w.node("EmptyLatentImage", (360, 520), [512, 512, 16], size=(340, 110), outputs=[("LATENT", "LATENT")])
+    sampler = w.node("KSampler", (740, 0), [42, "fixed", 25, 7.5, "euler", "ddim_uniform", 1.0], size=(320, 260),
+                     inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
+                             ("latent_image", "LATENT")], outputs=[("LATENT", "LATENT")])
+    decode = w.node("VAEDecode", (1100, 0), [], size=(220, 50), inputs=[("samples", "LATENT"), ("vae", "VAE")],
+                    outputs=[("IMAGE", "IMAGE")])
+    video = w.node("CreateVideo", (1100, 100), [8.0], inputs=[("images", "IMAGE"), ("audio", "AUDIO")],
+                   outputs=[("VIDEO", "VIDEO")])
+    save = w.node("SaveVideo", (1440, 0), ["tcan/motion_module_clip", "auto", "auto"], size=(360, 360),
+                  inputs=[("video", "VIDEO")])
+    w.link(ckpt, 0, motion, "model")
+    w.link(ckpt, 1, positive, "clip")
+    w.link(ckpt, 1, negative, "clip")
+    w.link(motion, 0, sampler, "model")
+    w.link(positive, 0, sampler, "positive")
+    w.link(negative, 0, sampler, "negative")
+    w.link(latent, 0, sampler, "latent_image")
+    w.link(sampler, 0, decode, "samples")
+    w.link(ckpt, 2, decode, "vae")
+    w.link(decode, 0, video, "images")
+    w.link(video, 0, save, "video")
+    w.write()
+
+
 if __name__ == "__main__":
     pose_retarget()
+    motion_module_clip()

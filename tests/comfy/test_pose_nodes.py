@@ -13,7 +13,7 @@ from tcan_core.pose.pose_json import load_pose_json
 from tcan_core.samples import DRIVING_POSE, REFERENCE_POSE
 
 from . import harness
-from .ui_to_api import convert
+from .bundled import bundled_prompt
 
 WORKFLOWS = sorted(glob.glob(os.path.join(harness.PACK_DIR, "workflows", "*.json")))
 
@@ -30,16 +30,14 @@ def test_pack_nodes_are_registered_with_display_names(comfy_nodes):
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=os.path.basename)
 def test_bundled_workflow_passes_comfyui_validation(comfy_nodes, path):
-    with open(path) as f:
-        prompt = convert(json.load(f), comfy_nodes)
+    prompt = bundled_prompt(os.path.basename(path), comfy_nodes)
     valid, error, outputs, node_errors = harness.validate(prompt)
     assert valid, (error, node_errors)
     assert outputs
 
 
 def test_pose_retarget_workflow_runs_and_writes_video_and_json(comfy_nodes):
-    with open(os.path.join(harness.PACK_DIR, "workflows", "pose_retarget.json")) as f:
-        prompt = convert(json.load(f), comfy_nodes)
+    prompt = bundled_prompt("pose_retarget.json", comfy_nodes)
     executor, outputs = harness.execute(prompt)
     out_dir = os.path.join(harness.work_dir(), "output", "tcan")
     videos = sorted(glob.glob(os.path.join(out_dir, "pose_retarget*.mp4")))

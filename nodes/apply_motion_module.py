@@ -1,0 +1,55 @@
+"""Apply Motion Module: AnimateDiff motion modules (with TCAN's options) patched into a MODEL."""
+
+import comfy.utils
+import folder_paths
+from comfy_api.latest import io
+
+from ..tcan_core.comfy.motion_patch import BETA_SCHEDULES, apply_motion_modules
+from ..tcan_core.temporal import load_motion_modules
+from .model_folders import model_file
+
+GROUPNORM_MODES = ("auto", "across frames", "per frame")
+
+
+def cross_frame_norm_for(mode, modules):
+    """auto: across frames for v1-style modules (no mid block, 24-frame encoding; TCAN was trained
+    so), per frame for v2 (AnimateDiff v2 inference normalises each frame)."""
+    if mode == "auto":
+        is_v2 = any(n.startswith("mid_block") for n in modules) or max(m.max_len for m in modules.values()) > 24
+        return not is_v2
+    return mode == "across frames"
+
+
+class ApplyMotionModule(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="TCANApplyMotionModule",
+            display_name="Apply Motion Module (TCAN)",
+            category="TCAN/model",
+            description="Inserts AnimateDiff SD1.5 motion modules into the model (a patched copy; the input model "
+                        "is unchanged), so KSampler denoises a batch of latents as one clip of frames. Windows "
+                        "of at most 24/32 frames (the module's position encoding).",
+            inputs=[
+                io.Model.Input("model", tooltip="An SD1.5 model."),
+                io.Combo.Input("motion_module", options=folder_paths.get_filename_list("animatediff_models"),
+                               tooltip="AnimateDiff motion module in ComfyUI/models/animatediff_models "
+                                       "(mm_sd_v15_v2.ckpt or mm_sd_v15.ckpt), or a TCAN UNet checkpoint."),
+                io.Combo.Input("beta_schedule", options=list(BETA_SCHEDULES), default="sqrt_linear",
+                               tooltip="sqrt_linear: the linear-beta schedule AnimateDiff and TCAN were trained with."),
+                io.Combo.Input("groupnorm", options=list(GROUPNORM_MODES), default="auto",
+                               tooltip="Res-block GroupNorm statistics across the frames of a window (AnimateDiff v1, "
+                                       "TCAN) or per frame (AnimateDiff v2). auto picks by module version."),
+                io.Boolean.Input("use_mid_block", default=False,
+                                 tooltip="Also insert the v2 mid-block module (TCAN uses none)."),
+            ],
+            outputs=[io.Model.Output()],
+        )
+
+    @classmethod
+    def execute(cls, model, motion_module, beta_schedule, groupnorm, use_mid_block) -> io.NodeOutput:
+        path = model_file("animatediff_models", motion_module)
+        modules = load_motion_modules(comfy.utils.load_torch_file(path, safe_load=True), source=motion_module)
+        patched = apply_motion_modules(model, modules, cross_frame_norm=cross_frame_norm_for(groupnorm, modules),
+                                       beta_schedule=beta_schedule, use_mid_block=use_mid_block)
+        return io.NodeOutput(patched)

@@ -1,0 +1,223 @@
+"""TCAN's Temporal ControlNet: the user's frozen OpenPose ControlNet with motion modules in its two
+deepest down levels (SD1.5 input_blocks 7, 8, 10, 11; 1280 channels), no PTM.
+
+Built from the CONTROL_NET the stock ControlNetLoader returns, without touching it: a subclass of
+comfy's ControlNet that shares the ControlNet weights but has its own ModelPatcher (a clone), which
+carries the temporal weights as an additional model and inserts them by injection while loaded.
+
+Per denoising step the ControlNet runs over non-overlapping chunks of `chunk_length` frames of the
+whole sequence and its residuals are cached per frame (tcan_core.temporal.chunk_cache); each UNet
+window takes the residuals of its own frame indices, and the pose hint is sliced by frame index.
+The sequence is the full latent the long-video sampler puts in transformer_options["tcan"]
+("latents", with the window's "frames"); without it (stock KSampler) the sequence is the batch.
+"""
+
+import torch
+
+from ..temporal.chunk_cache import ChunkCache
+from .motion_injection import MotionModuleSet, insert_position
+from .transformer_options import tcan_state
+
+CONTROLNET_LEVELS = ("down_blocks.2.", "down_blocks.3.")  # TCAN: temporal layers only here
+INJECTION_KEY = "tcan_temporal_controlnet"
+
+
+class FrameCount:
+    """Frames per chunk of the batch now in the ControlNet (its blocks get no transformer_options)."""
+
+    def __init__(self):
+        self.frames = None
+
+
+class ControlNetMotionModule(torch.nn.Module):
+    def __init__(self, name, module, frame_count):
+        super().__init__()
+        self.name = name
+        self.module = module
+        self.frame_count = frame_count
+
+    def forward(self, x):
+        frames = self.frame_count.frames or x.shape[0]
+        return self.module(x, frames)
+
+
+def controlnet_modules(modules):
+    """The motion modules TCAN puts in the ControlNet: down blocks 2 and 3 (from a motion module file
+    they initialise it, as TCAN does before its stage-2 training; from a ControlNetT file they are it)."""
+    chosen = {n: m for n, m in modules.items() if n.startswith(CONTROLNET_LEVELS)}
+    if len(chosen) != 4:
+        raise ValueError(f"the temporal ControlNet needs the 4 motion modules of down_blocks 2 and 3; found "
+                         f"{sorted(chosen)}")
+    return chosen
+
+
+def _make_injection(modules, frame_count):
+    from comfy.patcher_extension import PatcherInjection
+
+    wrappers = {name: ControlNetMotionModule(name, m, frame_count) for name, m in modules.items()}
+
+    def block_of(control_model, name):
+        part = name.split(".")
+        return control_model.input_blocks[3 * int(part[1]) + 1 + int(part[3])]
+
+    def inject(patcher):
+        for name, wrapper in wrappers.items():
+            block = block_of(patcher.model, name)
+            if not any(layer is wrapper for layer in block):
+                block.insert(insert_position(block), wrapper)
+
+    def eject(patcher):
+        for name in wrappers:
+            block = block_of(patcher.model, name)
+            for i in reversed(range(len(block))):
+                if isinstance(block[i], ControlNetMotionModule):
+                    del block[i]
+
+    return PatcherInjection(inject=inject, eject=eject)
+
+
+def make_temporal_controlnet(base, modules, chunk_length=16):
+    """CONTROL_NET (stock comfy ControlNet) + motion modules -> TemporalControlNet; base is unchanged."""
+    import comfy.controlnet
+    import comfy.model_patcher
+
+    if type(base) is not comfy.controlnet.ControlNet and not isinstance(base, TemporalControlNet):
+        raise ValueError(f"expected an SD1.5 ControlNet (e.g. control_v11p_sd15_openpose), got {type(base).__name__}")
+    modules = controlnet_modules(modules)
+    blocks = base.control_model.input_blocks
+    if len(blocks) != 12 or getattr(blocks[7][0], "out_channels", None) != 1280:
+        raise ValueError("the temporal ControlNet needs an SD1.5 ControlNet (12 input blocks, 1280 channels at level 3)")
+    dtype = base.manual_cast_dtype or base.control_model.dtype
+    modules = {n: m.to(dtype=dtype) for n, m in modules.items()}
+    control = TemporalControlNet(None, global_average_pooling=base.global_average_pooling,
+                                 load_device=base.load_device, manual_cast_dtype=base.manual_cast_dtype)
+    control.control_model = base.control_model
+    control.control_model_wrapped = base.control_model_wrapped.clone()
+    base.copy_to(control)
+    control.set_previous_controlnet(base.previous_controlnet)
+    control.chunk_length = int(chunk_length)
+    control.frame_count = FrameCount()
+    control.temporal_patcher = comfy.model_patcher.ModelPatcher(
+        MotionModuleSet(modules), load_device=base.load_device, offload_device=control.control_model_wrapped.offload_device)
+    control.control_model_wrapped.set_additional_models(INJECTION_KEY, [control.temporal_patcher])
+    control.control_model_wrapped.set_injections(INJECTION_KEY, [_make_injection(modules, control.frame_count)])
+    return control
+
+
+def _controlnet_base():
+    import comfy.controlnet
+
+    return comfy.controlnet.ControlNet
+
+
+class TemporalControlNet(_controlnet_base()):
+    """comfy.controlnet.ControlNet with temporal layers, chunked evaluation and per-frame caching."""
+
+    chunk_length = 16
+    temporal_patcher = None
+    frame_count = None
+    cache_capacity = 2  # a window of chunk_length frames spans at most two chunks
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._caches, self._cache_step = {}, None
+
+    def copy(self):
+        c = TemporalControlNet(None, global_average_pooling=self.global_average_pooling,
+                               load_device=self.load_device, manual_cast_dtype=self.manual_cast_dtype)
+        c.control_model = self.control_model
+        c.control_model_wrapped = self.control_model_wrapped
+        c.chunk_length, c.frame_count, c.temporal_patcher = self.chunk_length, self.frame_count, self.temporal_patcher
+        self.copy_to(c)
+        return c
+
+    def get_models(self):
+        return super().get_models() + [self.temporal_patcher]
+
+    def cleanup(self):
+        self._caches, self._cache_step = {}, None
+        super().cleanup()
+
+    # -- evaluation -------------------------------------------------------------------------
+    def _hint(self, frames, height, width, device, dtype):
+        """Pose hint for the given absolute frame indices, at the latent's pixel size."""
+        import comfy.utils
+
+        hint = self.cond_hint_original
+        picked = hint[[f % hint.shape[0] for f in frames]]  # a single image serves every frame
+        picked = comfy.utils.common_upscale(picked, width * self.compression_ratio, height * self.compression_ratio,
+                                            self.upscale_algorithm, "center")
+        return self.preprocess_image(picked).to(device=device, dtype=dtype)
+
+    def _run_chunk(self, sequence, frames, t, context, extra, dtype):
+        """ControlNet over one chunk of frames -> {"output": [...], "middle": [...]} with frames first."""
+        import comfy.model_management
+
+        x = sequence[frames.start:frames.stop] if isinstance(frames, range) else sequence[list(frames)]
+        device = self.load_device if self.load_device is not None else x.device
+        x = x.to(device)
+        t = t[:1].to(device).expand(x.shape[0])
+        hint = self._hint(list(frames), x.shape[-2], x.shape[-1], device, dtype)
+        self.frame_count.frames = x.shape[0]
+        try:
+            out = self.control_model(
+                x=self.model_sampling_current.calculate_input(t, x).to(dtype), hint=hint,
+                timesteps=self.model_sampling_current.timestep(t).to(dtype),
+                context=comfy.model_management.cast_to_device(context.expand(x.shape[0], -1, -1), device, dtype),
+                **extra)
+        finally:
+            self.frame_count.frames = None
+        return out
+
+    def get_control(self, x_noisy, t, cond, batched_number, transformer_options):
+        control_prev = None
+        if self.previous_controlnet is not None:
+            control_prev = self.previous_controlnet.get_control(x_noisy, t, cond, batched_number, transformer_options)
+        if self.timestep_range is not None and (t[0] > self.timestep_range[0] or t[0] < self.timestep_range[1]):
+            return control_prev
+
+        import comfy.model_base
+
+        dtype = self.manual_cast_dtype or self.control_model.dtype
+        state = tcan_state(transformer_options)
+        per_chunk = x_noisy.shape[0] // batched_number
+        window = state.get("frames")
+        sequence = state.get("latents") if window is not None else None
+        kinds = list(transformer_options.get("cond_or_uncond") or range(batched_number))
+        context = cond.get("crossattn_controlnet", cond["c_crossattn"])
+        extra = self.extra_args.copy()
+        for name in self.extra_conds:
+            value = cond.get(name)
+            if value is not None:
+                extra[name] = comfy.model_base.convert_tensor(value, dtype, x_noisy.device)[:1]
+
+        results = []
+        for k in range(batched_number):
+            rows = slice(k * per_chunk, (k + 1) * per_chunk)
+            chunk_context = context[rows][:1]
+            if sequence is None:  # the batch is the whole clip (stock KSampler)
+                seq, frames, key = x_noisy[rows], range(per_chunk), None
+            else:
+                seq, frames, key = sequence, window, (kinds[k], float(t[0]))
+            cache = self._cache(key, seq, t, chunk_context, extra, dtype)
+            results.append(cache.gather(frames))
+        control = {name: [None if results[0][name][i] is None else
+                          torch.cat([r[name][i] for r in results]).to(x_noisy.device)
+                          for i in range(len(values))]
+                   for name, values in results[0].items()}
+        return self.control_merge(control, control_prev, output_dtype=None)
+
+    def _cache(self, key, sequence, t, context, extra, dtype):
+        """The step's per-frame residual cache for one cond kind; a throwaway one without window info."""
+        def make():
+            return ChunkCache(sequence.shape[0], self.chunk_length,
+                              lambda frames: self._run_chunk(sequence, frames, t, context, extra, dtype),
+                              capacity=self.cache_capacity)
+        if key is None:
+            return make()
+        kind, step = key
+        if step != self._cache_step:  # a new denoising step: the previous residuals are stale
+            self._caches, self._cache_step = {}, step
+        if kind not in self._caches:
+            self._caches[kind] = make()
+        return self._caches[kind]

@@ -1,0 +1,31 @@
+"""The bundled workflows as API prompts, with the model files they name swapped for the test files."""
+
+import json
+import os
+
+from . import harness
+from .models import CHECKPOINT, MOTION_V2, model_path
+from .ui_to_api import convert
+
+WORKFLOW_DIR = os.path.join(harness.PACK_DIR, "workflows")
+# model file names used in the bundled workflows -> (folder, random test file)
+SUBSTITUTES = {
+    "v1-5-pruned-emaonly.safetensors": ("checkpoints", CHECKPOINT),
+    "mm_sd_v15_v2.ckpt": ("animatediff_models", MOTION_V2),
+    "control_v11p_sd15_openpose.pth": ("controlnet", "openpose_random.safetensors"),
+}
+
+
+def bundled_prompt(name, nodes, overrides=None):
+    """workflows/<name> -> API prompt; overrides: {class_type: {input: value}} (e.g. smaller sizes)."""
+    with open(os.path.join(WORKFLOW_DIR, name)) as f:
+        prompt = convert(json.load(f), nodes)
+    for node in prompt.values():
+        inputs = node["inputs"]
+        for key, value in list(inputs.items()):
+            if isinstance(value, str) and value in SUBSTITUTES:
+                folder, test_file = SUBSTITUTES[value]
+                model_path(folder, test_file)  # skips the test when the file is not there
+                inputs[key] = test_file
+        inputs.update((overrides or {}).get(node["class_type"], {}))
+    return prompt
