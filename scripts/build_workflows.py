@@ -141,6 +141,73 @@ def motion_module_clip():
     w.write()
 
 
+def pose_controlnet_clip():
+    w = Workflow("pose_controlnet_clip")
+    w.node("MarkdownNote", (0, -260), size=(900, 200), widgets=[
+        "## Pose-driven clip with TCAN's temporal ControlNet\nThe sample driving poses are retargeted onto the "
+        "sample reference person, rendered as OpenPose images, and drive an SD1.5 checkpoint with AnimateDiff "
+        "motion modules through the OpenPose ControlNet with TCAN's temporal layers (Temporal ControlNet). "
+        "KSampler denoises the 16 latents of Empty Latent Image as one window, so the first 16 pose frames "
+        "are used. Models: an SD1.5 checkpoint (checkpoints), control_v11p_sd15_openpose.pth (controlnet), "
+        "mm_sd_v15_v2.ckpt (animatediff_models)."])
+    ckpt = w.node("CheckpointLoaderSimple", (0, 0), ["v1-5-pruned-emaonly.safetensors"], size=(320, 100),
+                  outputs=[("MODEL", "MODEL"), ("CLIP", "CLIP"), ("VAE", "VAE")])
+    motion = w.node("TCANApplyMotionModule", (360, 0), ["mm_sd_v15_v2.ckpt", "sqrt_linear", "auto", False],
+                    size=(340, 160), inputs=[("model", "MODEL")], outputs=[("MODEL", "MODEL")])
+    cn_loader = w.node("ControlNetLoader", (0, 160), ["control_v11p_sd15_openpose.pth"], size=(320, 60),
+                       outputs=[("CONTROL_NET", "CONTROL_NET")])
+    temporal_cn = w.node("TCANTemporalControlNet", (360, 200), ["mm_sd_v15_v2.ckpt", 16], size=(340, 110),
+                         inputs=[("control_net", "CONTROL_NET")], outputs=[("CONTROL_NET", "CONTROL_NET")])
+    ref = w.node("TCANLoadPoseJSON", (0, 280), ["(TCAN sample) reference_pose.json", 0, 0],
+                 outputs=[("pose", POSE), ("frame_count", "INT")], title="Reference pose")
+    drv = w.node("TCANLoadPoseJSON", (0, 440), ["(TCAN sample) driving_pose.json", 0, 0],
+                 outputs=[("pose", POSE), ("frame_count", "INT")], title="Driving poses")
+    retarget = w.node("TCANPoseRetarget", (360, 360), [0, "reference", 1.0, True], size=(340, 200),
+                      inputs=[("reference_pose", POSE), ("driving_pose", POSE)],
+                      outputs=[("pose", POSE), ("preview", "IMAGE"), ("notes", "STRING")])
+    render = w.node("TCANRenderPose", (740, 360), [384, 512, False], inputs=[("pose", POSE)],
+                    outputs=[("pose_images", "IMAGE")])
+    positive = w.node("CLIPTextEncode", (740, 0), ["a man in a teal t-shirt dancing, plain background, best quality"],
+                      size=(340, 120), inputs=[("clip", "CLIP")], outputs=[("CONDITIONING", "CONDITIONING")])
+    negative = w.node("CLIPTextEncode", (740, 160), ["blurry, low quality, deformed"], size=(340, 120),
+                      inputs=[("clip", "CLIP")], outputs=[("CONDITIONING", "CONDITIONING")])
+    apply_cn = w.node("ControlNetApplyAdvanced", (1120, 160), [1.0, 0.0, 1.0], size=(320, 190),
+                      inputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
+                              ("control_net", "CONTROL_NET"), ("image", "IMAGE"), ("vae", "VAE")],
+                      outputs=[("positive", "CONDITIONING"), ("negative", "CONDITIONING")])
+    latent = w.node("EmptyLatentImage", (1120, 400), [384, 512, 16], size=(320, 110), outputs=[("LATENT", "LATENT")])
+    sampler = w.node("KSampler", (1480, 0), [42, "fixed", 25, 7.5, "euler", "ddim_uniform", 1.0], size=(320, 260),
+                     inputs=[("model", "MODEL"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
+                             ("latent_image", "LATENT")], outputs=[("LATENT", "LATENT")])
+    decode = w.node("VAEDecode", (1840, 0), [], size=(220, 50), inputs=[("samples", "LATENT"), ("vae", "VAE")],
+                    outputs=[("IMAGE", "IMAGE")])
+    video = w.node("CreateVideo", (1840, 100), [25.0], inputs=[("images", "IMAGE"), ("audio", "AUDIO")],
+                   outputs=[("VIDEO", "VIDEO")])
+    save = w.node("SaveVideo", (2180, 0), ["tcan/pose_controlnet_clip", "auto", "auto"], size=(360, 360),
+                  inputs=[("video", "VIDEO")])
+    w.link(ckpt, 0, motion, "model")
+    w.link(cn_loader, 0, temporal_cn, "control_net")
+    w.link(ref, 0, retarget, "reference_pose")
+    w.link(drv, 0, retarget, "driving_pose")
+    w.link(retarget, 0, render, "pose")
+    w.link(ckpt, 1, positive, "clip")
+    w.link(ckpt, 1, negative, "clip")
+    w.link(positive, 0, apply_cn, "positive")
+    w.link(negative, 0, apply_cn, "negative")
+    w.link(temporal_cn, 0, apply_cn, "control_net")
+    w.link(render, 0, apply_cn, "image")
+    w.link(motion, 0, sampler, "model")
+    w.link(apply_cn, 0, sampler, "positive")
+    w.link(apply_cn, 1, sampler, "negative")
+    w.link(latent, 0, sampler, "latent_image")
+    w.link(sampler, 0, decode, "samples")
+    w.link(ckpt, 2, decode, "vae")
+    w.link(decode, 0, video, "images")
+    w.link(video, 0, save, "video")
+    w.write()
+
+
 if __name__ == "__main__":
     pose_retarget()
     motion_module_clip()
+    pose_controlnet_clip()

@@ -140,3 +140,18 @@ def test_node_builds_it_and_rejects_bad_files(parts, comfy_nodes):
     assert type(control).__name__ == "TemporalControlNet" and control is not base
     with pytest.raises(ValueError, match="not found"):
         node.execute(base, "nope.ckpt", 16)
+
+
+def test_bundled_pose_controlnet_workflow_runs(comfy_nodes):
+    import glob
+    import os
+
+    from . import harness
+    from .bundled import bundled_prompt
+
+    prompt = bundled_prompt("pose_controlnet_clip.json", comfy_nodes, overrides={
+        "EmptyLatentImage": {"width": 48, "height": 64}, "TCANRenderPose": {"width": 48, "height": 64},
+        "KSampler": {"steps": 1}})
+    harness.execute(prompt)
+    videos = glob.glob(os.path.join(harness.work_dir(), "output", "tcan", "pose_controlnet_clip*.mp4"))
+    assert len(videos) == 1 and os.path.getsize(videos[0]) > 1000

@@ -11,6 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 WORKFLOWS = sorted(glob.glob(os.path.join(ROOT, "workflows", "*.json")))
 # Core nodes the bundled workflows may use (all present in ComfyUI >= 0.3.64).
 CORE_NODES = {"MarkdownNote", "Note", "CreateVideo", "SaveVideo", "PreviewAny", "PreviewImage", "SaveImage",
+              "ControlNetApplyAdvanced",
               "LoadImage", "CheckpointLoaderSimple", "ControlNetLoader", "CLIPTextEncode", "VAEDecode",
               "VAEEncode", "EmptyLatentImage", "KSampler"}
 
