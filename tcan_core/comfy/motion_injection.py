@@ -45,8 +45,11 @@ def run_injected_module(layer, x, emb, context, transformer_options, *args, **kw
     """forward_timestep_embed_patch handler: frames per chunk from the batch, PTM from transformer_options."""
     from comfy.ldm.modules.attention import optimized_attention
 
+    state = tcan_state(transformer_options)
+    if state.get("reference_pass"):  # the appearance pass is 2-D: no temporal layers
+        return x
     frames = x.shape[0] // chunk_count(transformer_options)
-    temperature = tcan_state(transformer_options).get("temperature")
+    temperature = state.get("temperature")
     return layer.module(x, frames, temperature=temperature, attention=optimized_attention)
 
 

@@ -1,0 +1,101 @@
+"""Reference attention in ComfyUI's SD1.5 UNet (TCAN's appearance injection), zero-shot or with an
+appearance net.
+
+Once per denoising step (the first UNet call at a new timestep) the appearance pass runs the
+appearance UNet on the clean reference latent(s) at that timestep and records norm1's output in the
+mid block and the 9 up-block transformer blocks (attn1_patch, "reference_pass" in
+transformer_options["tcan"]). Every other UNet call (all windows of the step) then extends those
+blocks' self-attention K/V with the recorded tokens; rows of uncond chunks keep plain
+self-attention unless `uncond_reference` is set.
+
+The reference latent comes from transformer_options["tcan"]["reference_latent"]: [R, 4, h, w] clean
+latents in model space (the VAE latent with the model's process_latent_in applied, no noise, no
+c_in scaling), at the frames' latent size (Sample Long Video sets it; R > 1 adds TPC's calibrated
+images). In zero-shot mode the appearance net is the denoising UNet itself (its motion
+modules and ControlNet are off during the appearance pass).
+"""
+
+import torch
+
+from ..appearance.reference import ReferenceBank, extend_self_attention_context
+from .transformer_options import KEY, tcan_state
+
+WRAPPER_KEY = "tcan_reference_attention"
+FUSION_BLOCKS = ("middle", "output")  # TCAN's "midup": mid block and up blocks only
+
+
+def attention_site(extra_options):
+    block = extra_options.get("block")
+    if not block or block[0] not in FUSION_BLOCKS:
+        return None
+    return (block[0], block[1], extra_options.get("block_index", 0))
+
+
+def is_reference_pass(transformer_options):
+    return bool(tcan_state(transformer_options).get("reference_pass"))
+
+
+class ReferenceAttention:
+    """attn1_patch + DIFFUSION_MODEL wrapper sharing one ReferenceBank; one instance per patched MODEL."""
+
+    def __init__(self, uncond_reference=False, appearance=None):
+        self.bank = ReferenceBank()
+        self.uncond_reference = uncond_reference
+        self.appearance = appearance  # callable(x, t, context, transformer_options) or None = the UNet itself
+
+    # -- attn1_patch -----------------------------------------------------------------------
+    def __call__(self, n, context_attn1, value_attn1, extra_options):
+        site = attention_site(extra_options)
+        if site is None:
+            return n, context_attn1, value_attn1
+        if is_reference_pass(extra_options):
+            self.bank.record(site, n)
+            return n, context_attn1, value_attn1
+        tokens = self.bank.get(site)
+        if tokens is None:
+            return n, context_attn1, value_attn1
+        kinds = extra_options.get("cond_or_uncond") or [0]
+        frames = n.shape[0] // len(kinds)
+        with_reference = torch.tensor([k == 0 or self.uncond_reference for k in kinds for _ in range(frames)])
+        extended = extend_self_attention_context(n, tokens, with_reference)
+        return n, extended, extended
+
+    # -- DIFFUSION_MODEL wrapper -----------------------------------------------------------
+    def wrapper(self, executor, x, timesteps, context=None, y=None, control=None, transformer_options={}, **kwargs):
+        state = tcan_state(transformer_options)
+        reference = state.get("reference_latent")
+        if is_reference_pass(transformer_options) or reference is None:
+            if reference is None:
+                self.bank.clear()
+            return executor(x, timesteps, context, y, control, transformer_options, **kwargs)
+        # one appearance pass per timestep and reference (a new run may reuse a timestep)
+        step = (float(timesteps.reshape(-1)[0]), reference.data_ptr(), tuple(reference.shape))
+        if self.bank.step != step:
+            self.bank.clear(step)
+            self._record(executor, reference, timesteps, context, transformer_options)
+        return executor(x, timesteps, context, y, control, transformer_options, **kwargs)
+
+    def _record(self, executor, reference, timesteps, context, transformer_options):
+        """Appearance pass: clean reference latent(s) at this timestep, each image its own chunk."""
+        count = reference.shape[0]
+        options = dict(transformer_options)
+        options[KEY] = {**tcan_state(transformer_options), "reference_pass": True}
+        options["cond_or_uncond"] = [0] * count
+        ref_x = reference.to(device=context.device if context is not None else timesteps.device)
+        ref_t = timesteps.reshape(-1)[:1].expand(count)
+        ref_context = None if context is None else context[:1].expand(count, -1, -1)
+        with torch.no_grad():
+            if self.appearance is None:
+                executor(ref_x, ref_t, ref_context, None, None, options)
+            else:
+                self.appearance(ref_x, ref_t, ref_context, options)
+
+
+def apply_reference_attention(patcher, uncond_reference=False, appearance=None):
+    """Register reference attention on a (cloned) UNet patcher; returns the patch object."""
+    from comfy.patcher_extension import WrappersMP
+
+    patch = ReferenceAttention(uncond_reference=uncond_reference, appearance=appearance)
+    patcher.set_model_attn1_patch(patch)
+    patcher.add_wrapper_with_key(WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY, patch.wrapper)
+    return patch
