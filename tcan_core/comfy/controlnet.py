@@ -77,18 +77,19 @@ def _make_injection(modules, frame_count):
 
 
 def make_temporal_controlnet(base, modules, chunk_length=16):
-    """CONTROL_NET (stock comfy ControlNet) + motion modules -> TemporalControlNet; base is unchanged."""
+    """CONTROL_NET (stock comfy ControlNet) + motion modules -> TemporalControlNet; base is unchanged.
+
+    modules=None gives the same chunked, frame-indexed ControlNet without temporal layers (TCAN's
+    ablation without T-CtrlN; also what windows need from any ControlNet: the right hint frames)."""
     import comfy.controlnet
     import comfy.model_patcher
 
     if type(base) is not comfy.controlnet.ControlNet and not isinstance(base, TemporalControlNet):
         raise ValueError(f"expected an SD1.5 ControlNet (e.g. control_v11p_sd15_openpose), got {type(base).__name__}")
-    modules = controlnet_modules(modules)
+    modules = controlnet_modules(modules) if modules is not None else None
     blocks = base.control_model.input_blocks
     if len(blocks) != 12 or getattr(blocks[7][0], "out_channels", None) != 1280:
         raise ValueError("the temporal ControlNet needs an SD1.5 ControlNet (12 input blocks, 1280 channels at level 3)")
-    dtype = base.manual_cast_dtype or base.control_model.dtype
-    modules = {n: m.to(dtype=dtype) for n, m in modules.items()}
     control = TemporalControlNet(None, global_average_pooling=base.global_average_pooling,
                                  load_device=base.load_device, manual_cast_dtype=base.manual_cast_dtype)
     control.control_model = base.control_model
@@ -97,6 +98,10 @@ def make_temporal_controlnet(base, modules, chunk_length=16):
     control.set_previous_controlnet(base.previous_controlnet)
     control.chunk_length = int(chunk_length)
     control.frame_count = FrameCount()
+    if modules is None:
+        return control
+    dtype = base.manual_cast_dtype or base.control_model.dtype
+    modules = {n: m.to(dtype=dtype) for n, m in modules.items()}
     control.temporal_patcher = comfy.model_patcher.ModelPatcher(
         MotionModuleSet(modules), load_device=base.load_device, offload_device=control.control_model_wrapped.offload_device)
     control.control_model_wrapped.set_additional_models(INJECTION_KEY, [control.temporal_patcher])
@@ -132,7 +137,7 @@ class TemporalControlNet(_controlnet_base()):
         return c
 
     def get_models(self):
-        return super().get_models() + [self.temporal_patcher]
+        return super().get_models() + ([self.temporal_patcher] if self.temporal_patcher is not None else [])
 
     def cleanup(self):
         self._caches, self._cache_step = {}, None

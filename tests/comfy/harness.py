@@ -12,7 +12,9 @@ import tempfile
 import uuid
 
 PACK_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PACK_NODE_IDS = ("TCANLoadPoseJSON", "TCANSavePoseJSON", "TCANPoseRetarget", "TCANRenderPose")
+PACK_NODE_IDS = ("TCANLoadTCAN", "TCANSampleLongVideo", "TCANPoseRetarget", "TCANProcrustesCalibrate",
+                 "TCANRenderPose", "TCANLoadPoseJSON", "TCANSavePoseJSON", "TCANApplyMotionModule",
+                 "TCANTemporalControlNet")
 
 _state = {}
 

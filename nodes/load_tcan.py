@@ -1,0 +1,55 @@
+"""Load TCAN: SD1.5 MODEL + OpenPose CONTROL_NET + AnimateDiff motion module -> TCAN's models."""
+
+import comfy.utils
+import folder_paths
+from comfy_api.latest import io
+
+from ..tcan_core.comfy.load import load_tcan
+from ..tcan_core.comfy.motion_patch import BETA_SCHEDULES
+from ..tcan_core.temporal import load_motion_modules
+from .apply_motion_module import GROUPNORM_MODES, cross_frame_norm_for
+from .model_folders import model_file
+from .sockets import TCAN
+
+
+class LoadTCAN(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="TCANLoadTCAN",
+            display_name="Load TCAN",
+            category="TCAN",
+            description="Zero-shot TCAN from public weights: AnimateDiff motion modules in the UNet (with the pose-driven "
+                        "temperature map at sampling), the UNet itself as appearance encoder for reference attention, "
+                        "and the OpenPose ControlNet with temporal layers initialised from the motion module. "
+                        "The inputs are not modified. Connect both outputs to Sample Long Video.",
+            inputs=[
+                io.Model.Input("model", tooltip="An SD1.5 checkpoint's MODEL (e.g. Realistic Vision 5.1, TCAN's base)."),
+                io.ControlNet.Input("control_net", tooltip="The OpenPose ControlNet (control_v11p_sd15_openpose)."),
+                io.Combo.Input("motion_module", options=folder_paths.get_filename_list("animatediff_models"),
+                               tooltip="AnimateDiff SD1.5 motion module in ComfyUI/models/animatediff_models."),
+                io.Boolean.Input("reference_attention", default=True,
+                                 tooltip="Frames attend to the reference image's features (TCAN's appearance path)."),
+                io.Boolean.Input("reference_for_uncond", default=False,
+                                 tooltip="Also give the negative (uncond) pass the reference; TCAN does not."),
+                io.Boolean.Input("temporal_controlnet", default=True,
+                                 tooltip="Temporal layers in the ControlNet (TCAN's T-CtrlN)."),
+                io.Float.Input("ptm_tau", default=3.0, min=0.0, max=20.0, step=0.1,
+                               tooltip="Pose-driven temperature map strength (TCAN: 3); 0 turns PTM off."),
+                io.Combo.Input("groupnorm", options=list(GROUPNORM_MODES), default="auto",
+                               tooltip="Res-block GroupNorm across the frames of a window (v1/TCAN) or per frame (v2)."),
+                io.Combo.Input("beta_schedule", options=list(BETA_SCHEDULES), default="sqrt_linear"),
+            ],
+            outputs=[io.Model.Output(), TCAN.Output(display_name="tcan")],
+        )
+
+    @classmethod
+    def execute(cls, model, control_net, motion_module, reference_attention, reference_for_uncond, temporal_controlnet,
+                ptm_tau, groupnorm, beta_schedule) -> io.NodeOutput:
+        path = model_file("animatediff_models", motion_module)
+        modules = load_motion_modules(comfy.utils.load_torch_file(path, safe_load=True), source=motion_module)
+        patched, bundle = load_tcan(model, control_net, modules, reference_attention=reference_attention,
+                                    uncond_reference=reference_for_uncond, temporal_controlnet=temporal_controlnet,
+                                    ptm_tau=ptm_tau, cross_frame_norm=cross_frame_norm_for(groupnorm, modules),
+                                    beta_schedule=beta_schedule)
+        return io.NodeOutput(patched, bundle)

@@ -1,0 +1,70 @@
+"""Sample Long Video: TCAN's windowed sampling of a whole pose sequence."""
+
+import comfy.samplers
+from comfy_api.latest import io
+
+from ..tcan_core.comfy.long_video import sample_long_video
+from ..tcan_core.temporal.fusion import FUSIONS
+from ..tcan_core.temporal.windows import sliding_windows
+from .progress import Progress
+from .sockets import TCAN
+
+
+class SampleLongVideo(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="TCANSampleLongVideo",
+            display_name="Sample Long Video (TCAN)",
+            category="TCAN",
+            description="Animates the reference image with the pose images, any number of frames: overlapping windows "
+                        "are denoised at every step and averaged per frame (MultiDiffusion along time), each with its "
+                        "own frames' ControlNet residuals and pose temperature map. One latent per pose frame out; "
+                        "decode with VAE Decode.",
+            inputs=[
+                io.Model.Input("model", tooltip="The MODEL from Load TCAN."),
+                TCAN.Input("tcan", tooltip="The tcan output of Load TCAN."),
+                io.Conditioning.Input("positive", tooltip="TCAN uses an empty prompt; a short description may help."),
+                io.Conditioning.Input("negative"),
+                io.Vae.Input("vae"),
+                io.Image.Input("reference_image", tooltip="The person to animate. Scaled to cover the pose frames' size "
+                                                         "and centre-cropped if its aspect differs."),
+                io.Image.Input("pose_images", tooltip="Rendered poses, one per output frame (Render Pose)."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True),
+                io.Int.Input("steps", default=25, min=1, max=1000),
+                io.Float.Input("cfg", default=7.5, min=0.0, max=100.0, step=0.1, round=0.01),
+                io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
+                               tooltip="euler = DDIM with eta 0, TCAN's sampler."),
+                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="ddim_uniform",
+                               tooltip="ddim_uniform gives TCAN's DDIM timesteps."),
+                io.Int.Input("window_length", default=16, min=1, max=32),
+                io.Int.Input("overlap", default=4, min=0, max=31),
+                io.Boolean.Input("closed_loop", default=False,
+                                 tooltip="TCAN wraps the last window to the first frames; only right for looping "
+                                         "motion, otherwise the end and the start of the clip get mixed."),
+                io.Combo.Input("fusion", options=list(FUSIONS), default="uniform",
+                               tooltip="uniform: TCAN's plain average; weighted: favour window centres to hide seams."),
+                io.Float.Input("controlnet_strength", default=1.0, min=0.0, max=10.0, step=0.01),
+                io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01),
+                io.Boolean.Input("repeat_window_noise", default=False,
+                                 tooltip="Repeat one window's initial noise along the clip, as TCAN does."),
+                io.Latent.Input("latent", optional=True, tooltip="Optional initial latents (one per pose frame)."),
+            ],
+            outputs=[io.Latent.Output()],
+        )
+
+    @classmethod
+    def execute(cls, model, tcan, positive, negative, vae, reference_image, pose_images, seed, steps, cfg, sampler_name,
+                scheduler, window_length, overlap, closed_loop, fusion, controlnet_strength, denoise,
+                repeat_window_noise, latent=None) -> io.NodeOutput:
+        if overlap >= window_length:
+            raise ValueError(f"overlap ({overlap}) must be smaller than window_length ({window_length})")
+        frames = pose_images.shape[0] if hasattr(pose_images, "shape") else 0
+        windows = len(sliding_windows(max(1, frames), window_length, overlap, closed_loop))
+        progress = Progress(steps * windows)
+        out, _ = sample_long_video(
+            model, tcan, positive, negative, vae, reference_image, pose_images, seed=seed, steps=steps, cfg=cfg,
+            sampler_name=sampler_name, scheduler=scheduler, window_length=window_length, overlap=overlap,
+            closed_loop=closed_loop, fusion=fusion, controlnet_strength=controlnet_strength, denoise=denoise,
+            latent=latent, repeat_window_noise=repeat_window_noise, progress=progress)
+        return io.NodeOutput(out)

@@ -1,0 +1,104 @@
+"""Sample Long Video: TCAN's sampling of a pose sequence of any length with ComfyUI's samplers."""
+
+import numpy as np
+import torch
+
+from ..temporal.fusion import frame_weights
+from ..temporal.temperature import temperature_map
+from ..temporal.windows import sliding_windows
+from .sampling import WindowedSampling, add_window_loop
+
+
+def check_pose_images(pose_images):
+    if not isinstance(pose_images, torch.Tensor) or pose_images.ndim != 4 or pose_images.shape[-1] < 3:
+        raise ValueError("pose_images must be an IMAGE batch [frames, height, width, 3] (from Render Pose)")
+    frames, height, width = pose_images.shape[:3]
+    if height % 8 or width % 8:
+        raise ValueError(f"pose images are {width}x{height}; width and height must be multiples of 8 (set them in "
+                         "Render Pose)")
+    return frames, height, width
+
+
+def reference_latent(model, vae, reference_image, height, width):
+    """Clean reference latent in model space, at the frames' size. A reference of another size or
+    aspect ratio is scaled to cover the frame and centre-cropped (so it is never distorted)."""
+    import comfy.utils
+
+    if not isinstance(reference_image, torch.Tensor) or reference_image.ndim != 4:
+        raise ValueError("reference_image must be an IMAGE")
+    image = reference_image[:1, :, :, :3]
+    if image.shape[1:3] != (height, width):
+        image = comfy.utils.common_upscale(image.movedim(-1, 1), width, height, "bicubic", "center").movedim(1, -1)
+    return model.model.process_latent_in(vae.encode(image))
+
+
+def window_temperatures(pose_images, windows, tau):
+    """Each window's PTM from its own pose frames (None everywhere when tau is 0)."""
+    if tau <= 0:
+        return [None] * len(windows)
+    poses = (pose_images[..., :3].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    cache = {}
+    out = []
+    for window in windows:
+        key = tuple(sorted(window))  # windows with the same frames share a map
+        if key not in cache:
+            cache[key] = torch.from_numpy(temperature_map(poses[np.array(window)], tau))
+        out.append(cache[key])
+    return out
+
+
+def with_control(conditioning, controlnet, pose_images, strength):
+    """Attach the (temporal) ControlNet with the pose hints to every cond, chaining existing ones."""
+    copies = {}
+    out = []
+    for tensor, options in conditioning:
+        previous = options.get("control")
+        if previous not in copies:
+            control = controlnet.copy().set_cond_hint(pose_images[..., :3].movedim(-1, 1), strength)
+            control.set_previous_controlnet(previous)
+            copies[previous] = control
+        out.append([tensor, {**options, "control": copies[previous], "control_apply_to_uncond": False}])
+    return out
+
+
+def initial_noise(latent, seed, window_length, repeat_window_noise):
+    """Per-frame noise from one seed; frame i's noise does not depend on the clip length. With
+    repeat_window_noise (TCAN) one window's noise block is repeated along the clip."""
+    import comfy.sample
+
+    frames = latent.shape[0]
+    if repeat_window_noise:
+        block = comfy.sample.prepare_noise(latent[:min(window_length, frames)], seed,
+                                           noise_inds=list(range(min(window_length, frames))))
+        return block[[i % block.shape[0] for i in range(frames)]]
+    return comfy.sample.prepare_noise(latent, seed, noise_inds=list(range(frames)))
+
+
+def sample_long_video(model, bundle, positive, negative, vae, reference_image, pose_images, *, seed, steps, cfg,
+                      sampler_name, scheduler, window_length=16, overlap=4, closed_loop=False, fusion="uniform",
+                      controlnet_strength=1.0, denoise=1.0, latent=None, repeat_window_noise=False, progress=None):
+    """-> LATENT {"samples": [frames, 4, h, w]}. progress: optional object with step() (per window)."""
+    import comfy.sample
+
+    frames, height, width = check_pose_images(pose_images)
+    if latent is None:
+        latent_image = torch.zeros(frames, 4, height // 8, width // 8)
+    else:
+        latent_image = latent["samples"]
+        if latent_image.shape[0] != frames or tuple(latent_image.shape[2:]) != (height // 8, width // 8):
+            raise ValueError(f"the latent has {latent_image.shape[0]} frames of {latent_image.shape[3] * 8}x"
+                             f"{latent_image.shape[2] * 8}; the poses have {frames} of {width}x{height}")
+    windows = sliding_windows(frames, window_length, overlap, closed_loop)
+    weights = frame_weights(windows, frames, fusion)
+    state = {}
+    if bundle.reference_attention:
+        state["reference_latent"] = reference_latent(model, vae, reference_image, height, width)
+    windowed = WindowedSampling(windows, weights, window_temperatures(pose_images, windows, bundle.ptm_tau), state,
+                                on_window=progress.step if progress is not None else None)
+    patched = add_window_loop(model.clone(), windowed)
+    positive = with_control(positive, bundle.controlnet, pose_images, controlnet_strength)
+    negative = with_control(negative, bundle.controlnet, pose_images, controlnet_strength)
+    noise = initial_noise(latent_image, seed, window_length, repeat_window_noise)
+    samples = comfy.sample.sample(patched, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
+                                  denoise=denoise, disable_pbar=True, seed=seed)
+    return {"samples": samples}, windowed

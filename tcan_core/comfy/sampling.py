@@ -1,0 +1,62 @@
+"""TCAN's long-video sampling inside ComfyUI: a keyed CALC_COND_BATCH wrapper owns the window loop.
+
+At every model evaluation of the sampler (one per step for first-order samplers) the wrapper runs
+the cond/uncond batch window by window: each window's latents, timesteps and per-window state
+(absolute frame indices, the full latent for the temporal ControlNet's chunks, the window's PTM
+map, the reference latents) go through ComfyUI's normal cond batching, and the predictions are
+averaged per frame with the fusion weights — cond and uncond separately; CFG is applied afterwards
+by the sampler. Every per-frame input is indexed by absolute frame index.
+"""
+
+import torch
+
+from .transformer_options import KEY
+
+WRAPPER_KEY = "tcan_windows"
+
+
+class WindowedSampling:
+    def __init__(self, windows, weights, temperatures, state, on_window=None):
+        """windows: lists of frame indices; weights: per window, per frame (frames' weights sum to 1);
+        temperatures: per window a [H, W] tensor or None; state: extra transformer_options["tcan"]
+        entries (e.g. reference_latent); on_window: called after each window (progress, cancel)."""
+        self.windows = [list(map(int, w)) for w in windows]
+        self.weights = [torch.as_tensor(w, dtype=torch.float32) for w in weights]
+        self.temperatures = temperatures
+        self.state = state
+        self.on_window = on_window
+        self.num_frames = 1 + max(max(w) for w in self.windows)
+        self.evaluations = 0  # UNet frame-evaluations (per cond chunk), for benchmarks
+
+    def __call__(self, executor, model, conds, x_in, timestep, model_options):
+        if x_in.shape[0] != self.num_frames:
+            raise ValueError(f"the sampler passed {x_in.shape[0]} latents but the windows cover {self.num_frames} "
+                             "frames; give Sample Long Video one latent per pose frame")
+        import comfy.model_management
+
+        outputs = None
+        for index, window in enumerate(self.windows):
+            comfy.model_management.throw_exception_if_processing_interrupted()
+            frames = torch.tensor(window, device=x_in.device)
+            options = dict(model_options)
+            transformer_options = dict(model_options.get("transformer_options", {}))
+            transformer_options[KEY] = {**self.state, "frames": window, "latents": x_in, "num_frames": self.num_frames,
+                                        "temperature": self.temperatures[index]}
+            options["transformer_options"] = transformer_options
+            results = executor(model, conds, x_in[frames], timestep[frames], options)
+            weight = self.weights[index].to(device=x_in.device, dtype=x_in.dtype).view(-1, *[1] * (x_in.ndim - 1))
+            if outputs is None:
+                outputs = [torch.zeros_like(x_in) for _ in results]
+            for total, result in zip(outputs, results):
+                total.index_add_(0, frames, result * weight)
+            self.evaluations += len(window) * sum(c is not None for c in conds)
+            if self.on_window is not None:
+                self.on_window()
+        return outputs
+
+
+def add_window_loop(patcher, windowed):
+    from comfy.patcher_extension import WrappersMP
+
+    patcher.add_wrapper_with_key(WrappersMP.CALC_COND_BATCH, WRAPPER_KEY, windowed)
+    return patcher

@@ -1,0 +1,96 @@
+"""Load TCAN (zero-shot) and Sample Long Video on random-weight SD1.5-shaped models."""
+
+import pytest
+import torch
+
+from .models import MOTION_V2, empty_conditioning, model_path, sd15
+from .test_temporal_controlnet import CONTROLNET, flat, residuals, sample_inputs
+
+FRAMES = 40  # three windows of 16 with overlap 4
+
+
+@pytest.fixture(scope="module")
+def tcan(comfy_nodes):
+    import comfy.controlnet
+    import folder_paths
+
+    model, clip, vae = sd15()
+    control_net = comfy.controlnet.load_controlnet(model_path("controlnet", CONTROLNET))
+    folder_paths.add_model_folder_path("animatediff_models", model_path("animatediff_models", MOTION_V2).rsplit("/", 1)[0])
+    patched, bundle = comfy_nodes.NODE_CLASS_MAPPINGS["TCANLoadTCAN"].execute(
+        model, control_net, MOTION_V2, True, False, True, 3.0, "auto", "sqrt_linear").args
+    return model, clip, vae, control_net, patched, bundle
+
+
+def poses(frames=FRAMES, size=64):
+    from tcan_core.pose import render, retarget
+    from tcan_core.pose.pose_json import load_pose_json
+    from tcan_core.samples import DRIVING_POSE, REFERENCE_POSE
+
+    drv = load_pose_json(DRIVING_POSE)[:frames]
+    return torch.from_numpy(render(retarget(load_pose_json(REFERENCE_POSE), drv), size, size)).float() / 255
+
+
+def run(tcan, seed=1, frames=FRAMES, **options):
+    from tcan_core.comfy.long_video import sample_long_video
+
+    model, clip, vae, _, patched, bundle = tcan
+    conditioning = empty_conditioning(clip)
+    reference = torch.rand(1, 80, 60, 3, generator=torch.Generator().manual_seed(0))  # other size and aspect
+    defaults = dict(seed=seed, steps=2, cfg=2.0, sampler_name="euler", scheduler="ddim_uniform")
+    return sample_long_video(patched, bundle, conditioning, conditioning, vae, reference, poses(frames),
+                             **{**defaults, **options})
+
+
+def test_forty_frames_in_three_windows_and_the_inputs_are_untouched(tcan):
+    import nodes
+
+    model, clip, _, control_net, _, _ = tcan
+    conditioning = empty_conditioning(clip)
+    latent = {"samples": torch.zeros(8, 4, 8, 8)}
+    x, hint = sample_inputs(16)
+    model_before = nodes.common_ksampler(model, 5, 1, 2.0, "euler", "normal", conditioning, conditioning, latent)[0]
+    cn_before = flat(residuals(control_net, model, x, hint))
+
+    out, windowed = run(tcan)
+    samples = out["samples"]
+    assert samples.shape == (FRAMES, 4, 8, 8) and torch.isfinite(samples).all()
+    assert len(windowed.windows) == 3
+    # UNet frame-evaluations per step and cond: 48 for 40 frames (length / (length - overlap) at most)
+    assert windowed.evaluations == 48 * 2 * 2
+
+    model_after = nodes.common_ksampler(model, 5, 1, 2.0, "euler", "normal", conditioning, conditioning, latent)[0]
+    assert torch.equal(model_before["samples"], model_after["samples"])
+    assert torch.equal(cn_before, flat(residuals(control_net, model, x, hint)))
+
+
+def test_same_seed_same_video_and_noise_of_earlier_frames_is_stable(tcan):
+    from tcan_core.comfy.long_video import initial_noise
+
+    a, _ = run(tcan, seed=7, frames=20)
+    b, _ = run(tcan, seed=7, frames=20)
+    assert torch.equal(a["samples"], b["samples"])
+    short = initial_noise(torch.zeros(20, 4, 8, 8), 7, 16, False)
+    long = initial_noise(torch.zeros(40, 4, 8, 8), 7, 16, False)
+    assert torch.equal(short, long[:20])
+    repeated = initial_noise(torch.zeros(40, 4, 8, 8), 7, 16, True)
+    assert torch.equal(repeated[0], repeated[16]) and torch.equal(repeated[:16], long[:16])
+
+
+def test_short_clips_bad_sizes_and_mismatched_latents(tcan):
+    out, windowed = run(tcan, frames=5)
+    assert out["samples"].shape[0] == 5 and len(windowed.windows) == 1
+    with pytest.raises(ValueError, match="multiples of 8"):
+        run(tcan, frames=5, latent=None, **{}) if False else _bad_size(tcan)
+    with pytest.raises(ValueError, match="the poses have"):
+        run(tcan, frames=5, latent={"samples": torch.zeros(4, 4, 8, 8)})
+
+
+def _bad_size(tcan):
+    from tcan_core.comfy.long_video import sample_long_video
+
+    model, clip, vae, _, patched, bundle = tcan
+    conditioning = empty_conditioning(clip)
+    return sample_long_video(patched, bundle, conditioning, conditioning, vae, torch.rand(1, 64, 64, 3),
+                             torch.rand(3, 60, 64, 3), seed=0, steps=1, cfg=1.0, sampler_name="euler",
+                             scheduler="normal")
