@@ -7,7 +7,7 @@ from ..tcan_core.comfy.long_video import sample_long_video
 from ..tcan_core.temporal.fusion import FUSIONS
 from ..tcan_core.temporal.windows import sliding_windows
 from .progress import Progress
-from .sockets import TCAN
+from .sockets import TCAN, TCANCalibration
 
 
 class SampleLongVideo(io.ComfyNode):
@@ -49,6 +49,9 @@ class SampleLongVideo(io.ComfyNode):
                 io.Boolean.Input("repeat_window_noise", default=False,
                                  tooltip="Repeat one window's initial noise along the clip, as TCAN does."),
                 io.Latent.Input("latent", optional=True, tooltip="Optional initial latents (one per pose frame)."),
+                TCANCalibration.Input("calibration", optional=True,
+                                      tooltip="TPC: Procrustes Calibrate's output for the same pose sequence; each "
+                                              "frame also attends to its calibrated reference (propagated per group)."),
             ],
             outputs=[io.Latent.Output()],
         )
@@ -56,7 +59,7 @@ class SampleLongVideo(io.ComfyNode):
     @classmethod
     def execute(cls, model, tcan, positive, negative, vae, reference_image, pose_images, seed, steps, cfg, sampler_name,
                 scheduler, window_length, overlap, closed_loop, fusion, controlnet_strength, denoise,
-                repeat_window_noise, latent=None) -> io.NodeOutput:
+                repeat_window_noise, latent=None, calibration=None) -> io.NodeOutput:
         if overlap >= window_length:
             raise ValueError(f"overlap ({overlap}) must be smaller than window_length ({window_length})")
         frames = pose_images.shape[0] if hasattr(pose_images, "shape") else 0
@@ -66,5 +69,5 @@ class SampleLongVideo(io.ComfyNode):
             model, tcan, positive, negative, vae, reference_image, pose_images, seed=seed, steps=steps, cfg=cfg,
             sampler_name=sampler_name, scheduler=scheduler, window_length=window_length, overlap=overlap,
             closed_loop=closed_loop, fusion=fusion, controlnet_strength=controlnet_strength, denoise=denoise,
-            latent=latent, repeat_window_noise=repeat_window_noise, progress=progress)
+            latent=latent, repeat_window_noise=repeat_window_noise, calibration=calibration, progress=progress)
         return io.NodeOutput(out)

@@ -32,6 +32,42 @@ def reference_latent(model, vae, reference_image, height, width):
     return model.model.process_latent_in(vae.encode(image))
 
 
+def calibrated_latents(model, vae, calibration, frames, height, width, batch=8, progress=None):
+    """Model-space latents [frames, 4, h, w] of every frame's calibrated reference (TPC), kept on the
+    CPU; encoded once, like the reference (the calibration warps the images on demand)."""
+    if len(calibration) != frames:
+        raise ValueError(f"the calibration covers {len(calibration)} frames but there are {frames} pose images; "
+                         "calibrate the same (retargeted) pose sequence that was rendered")
+    latents = []
+    for start in range(0, frames, batch):
+        images = calibration.warp_images(range(start, min(start + batch, frames)), width, height)
+        images = torch.from_numpy(images[..., :3]).float()
+        latents.append(model.model.process_latent_in(vae.encode(images)).cpu())
+        if progress is not None:
+            progress()
+    return torch.cat(latents)
+
+
+class PropagatedReferences:
+    """TPC's iterative propagation per model evaluation: each group of frames uses one randomly drawn
+    member's calibrated image (seeded by the run's seed and the evaluation index, so the same for
+    all windows of a step and reproducible); every frame attends to [reference, its group's image]."""
+
+    def __init__(self, reference, calibrated, groups, seed):
+        self.reference = reference
+        self.calibrated = calibrated
+        self.groups = groups
+        self.seed = int(seed)
+        group_of = torch.as_tensor(groups.group_of(), dtype=torch.long)
+        self.slots = torch.stack([torch.zeros_like(group_of), 1 + group_of], dim=1)  # [frames, 2]
+
+    def __call__(self, evaluation):
+        members, _ = self.groups.draw(np.random.default_rng([self.seed, evaluation]))
+        chosen = self.calibrated[torch.as_tensor(np.asarray(members), dtype=torch.long)]
+        latents = torch.cat([self.reference, chosen.to(self.reference)])
+        return {"reference_latent": latents, "reference_slots": self.slots}
+
+
 def window_temperatures(pose_images, windows, tau):
     """Each window's PTM from its own pose frames (None everywhere when tau is 0)."""
     if tau <= 0:
@@ -76,8 +112,10 @@ def initial_noise(latent, seed, window_length, repeat_window_noise):
 
 def sample_long_video(model, bundle, positive, negative, vae, reference_image, pose_images, *, seed, steps, cfg,
                       sampler_name, scheduler, window_length=16, overlap=4, closed_loop=False, fusion="uniform",
-                      controlnet_strength=1.0, denoise=1.0, latent=None, repeat_window_noise=False, progress=None):
-    """-> LATENT {"samples": [frames, 4, h, w]}. progress: optional object with step() (per window)."""
+                      controlnet_strength=1.0, denoise=1.0, latent=None, repeat_window_noise=False, calibration=None,
+                      progress=None):
+    """-> (LATENT {"samples": [frames, 4, h, w]}, the window loop). calibration: TPC's Calibration for
+    the same pose sequence (optional); progress: optional object with step() (per window)."""
     import comfy.sample
 
     frames, height, width = check_pose_images(pose_images)
@@ -91,8 +129,13 @@ def sample_long_video(model, bundle, positive, negative, vae, reference_image, p
     windows = sliding_windows(frames, window_length, overlap, closed_loop)
     weights = frame_weights(windows, frames, fusion)
     state = {}
+    if calibration is not None and not bundle.reference_attention:
+        raise ValueError("TPC calibration feeds reference attention; turn reference_attention on in Load TCAN")
     if bundle.reference_attention:
         state["reference_latent"] = reference_latent(model, vae, reference_image, height, width)
+    if calibration is not None:
+        calibrated = calibrated_latents(model, vae, calibration, frames, height, width)
+        state = PropagatedReferences(state["reference_latent"], calibrated, calibration.groups, seed)
     windowed = WindowedSampling(windows, weights, window_temperatures(pose_images, windows, bundle.ptm_tau), state,
                                 on_window=progress.step if progress is not None else None)
     patched = add_window_loop(model.clone(), windowed)

@@ -19,7 +19,9 @@ class WindowedSampling:
     def __init__(self, windows, weights, temperatures, state, on_window=None):
         """windows: lists of frame indices; weights: per window, per frame (frames' weights sum to 1);
         temperatures: per window a [H, W] tensor or None; state: extra transformer_options["tcan"]
-        entries (e.g. reference_latent); on_window: called after each window (progress, cancel)."""
+        entries (e.g. reference_latent), or a callable(evaluation index) -> entries, for what changes
+        per model evaluation but must stay the same for all windows of it (TPC's propagation draw);
+        on_window: called after each window (progress, cancel)."""
         self.windows = [list(map(int, w)) for w in windows]
         self.weights = [torch.as_tensor(w, dtype=torch.float32) for w in weights]
         self.temperatures = temperatures
@@ -27,6 +29,7 @@ class WindowedSampling:
         self.on_window = on_window
         self.num_frames = 1 + max(max(w) for w in self.windows)
         self.evaluations = 0  # UNet frame-evaluations (per cond chunk), for benchmarks
+        self.calls = 0  # model evaluations of the sampler so far
 
     def __call__(self, executor, model, conds, x_in, timestep, model_options):
         if x_in.shape[0] != self.num_frames:
@@ -34,13 +37,15 @@ class WindowedSampling:
                              "frames; give Sample Long Video one latent per pose frame")
         import comfy.model_management
 
+        state = self.state(self.calls) if callable(self.state) else self.state
+        self.calls += 1
         outputs = None
         for index, window in enumerate(self.windows):
             comfy.model_management.throw_exception_if_processing_interrupted()
             frames = torch.tensor(window, device=x_in.device)
             options = dict(model_options)
             transformer_options = dict(model_options.get("transformer_options", {}))
-            transformer_options[KEY] = {**self.state, "frames": window, "latents": x_in, "num_frames": self.num_frames,
+            transformer_options[KEY] = {**state, "frames": window, "latents": x_in, "num_frames": self.num_frames,
                                         "temperature": self.temperatures[index]}
             options["transformer_options"] = transformer_options
             results = executor(model, conds, x_in[frames], timestep[frames], options)

@@ -94,3 +94,27 @@ def _bad_size(tcan):
     return sample_long_video(patched, bundle, conditioning, conditioning, vae, torch.rand(1, 64, 64, 3),
                              torch.rand(3, 60, 64, 3), seed=0, steps=1, cfg=1.0, sampler_name="euler",
                              scheduler="normal")
+
+
+def test_tpc_calibrated_references_join_the_attention(tcan):
+    import numpy as np
+
+    from tcan_core.calibrate import calibrate
+    from tcan_core.pose import retarget
+    from tcan_core.pose.pose_json import load_pose_json
+    from tcan_core.samples import DRIVING_POSE, REFERENCE_POSE
+
+    frames = 20
+    reference_pose = load_pose_json(REFERENCE_POSE)
+    driving = retarget(reference_pose, load_pose_json(DRIVING_POSE)[:frames])
+    image = np.random.default_rng(0).random((512, 384, 3)).astype(np.float32)
+    calibration = calibrate(image, reference_pose, driving, num_groups=4)
+    with_tpc, windowed = run(tcan, seed=2, frames=frames, calibration=calibration)
+    without, _ = run(tcan, seed=2, frames=frames)
+    assert torch.isfinite(with_tpc["samples"]).all()
+    assert not torch.allclose(with_tpc["samples"], without["samples"], atol=1e-4)
+    state = windowed.state(0)
+    assert state["reference_latent"].shape[0] == 1 + 4 and state["reference_slots"].shape == (frames, 2)
+    assert torch.equal(windowed.state(3)["reference_latent"], windowed.state(3)["reference_latent"])  # seeded
+    patch = next(p for p in tcan[4].model_options["transformer_options"]["patches"]["attn1_patch"])
+    assert all(t.shape[0] == 5 for t in patch.bank.tokens.values())
