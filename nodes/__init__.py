@@ -12,11 +12,12 @@ from .pose_json_files import LoadPoseJSON, SavePoseJSON  # noqa: E402
 from .pose_retarget import PoseRetarget  # noqa: E402
 from .procrustes_calibrate import ProcrustesCalibrate  # noqa: E402
 from .render_pose import RenderPose  # noqa: E402
+from .sample_image import LoadSampleImage  # noqa: E402
 from .sample_long_video import SampleLongVideo  # noqa: E402
 from .temporal_controlnet import TemporalControlNet  # noqa: E402
 
 NODES = [LoadTCAN, SampleLongVideo, PoseRetarget, ProcrustesCalibrate, RenderPose, LoadPoseJSON, SavePoseJSON,
-         ApplyMotionModule, TemporalControlNet]
+         ApplyMotionModule, TemporalControlNet, LoadSampleImage]
 
 
 class TCANExtension(ComfyExtension):

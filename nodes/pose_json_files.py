@@ -53,17 +53,22 @@ class LoadPoseJSON(io.ComfyNode):
                              tooltip="Canvas width for files that do not store it (OpenPose); 0 = from the file."),
                 io.Int.Input("canvas_height", default=0, min=0, max=16384,
                              tooltip="Canvas height for files that do not store it (OpenPose); 0 = from the file."),
+                io.Int.Input("skip_first_frames", default=0, min=0, max=1000000, tooltip="Frames to drop at the start."),
+                io.Int.Input("frame_limit", default=0, min=0, max=1000000, tooltip="Frames to keep; 0 = all."),
             ],
             outputs=[PoseKeypoint.Output(display_name="pose"), io.Int.Output(display_name="frame_count")],
         )
 
     @classmethod
-    def execute(cls, pose_file, canvas_width, canvas_height) -> io.NodeOutput:
+    def execute(cls, pose_file, canvas_width, canvas_height, skip_first_frames=0, frame_limit=0) -> io.NodeOutput:
         pose = load_pose_json(resolve_pose_path(pose_file), canvas_width, canvas_height)
+        pose = pose[skip_first_frames:skip_first_frames + frame_limit if frame_limit else None]
+        if not pose:
+            raise ValueError(f"{pose_file}: no frames left after skipping {skip_first_frames}")
         return io.NodeOutput(pose, len(pose))
 
     @classmethod
-    def fingerprint_inputs(cls, pose_file, canvas_width, canvas_height):
+    def fingerprint_inputs(cls, pose_file, canvas_width, canvas_height, skip_first_frames=0, frame_limit=0):
         path = resolve_pose_path(pose_file)
         stamps = [path]
         if os.path.isdir(path):

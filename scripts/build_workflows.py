@@ -69,9 +69,9 @@ def pose_retarget():
         "To use your own video: run a pose detector (e.g. controlnet_aux's DWPose Estimator) on the "
         "reference image and the driving frames and connect its POSE_KEYPOINT outputs instead of the "
         "Load Pose JSON nodes. Outputs go to ComfyUI/output/tcan/."])
-    ref = w.node("TCANLoadPoseJSON", (0, 0), ["(TCAN sample) reference_pose.json", 0, 0],
+    ref = w.node("TCANLoadPoseJSON", (0, 0), ["(TCAN sample) reference_pose.json", 0, 0, 0, 0],
                  outputs=[("pose", POSE), ("frame_count", "INT")], title="Reference pose")
-    drv = w.node("TCANLoadPoseJSON", (0, 180), ["(TCAN sample) driving_pose.json", 0, 0],
+    drv = w.node("TCANLoadPoseJSON", (0, 180), ["(TCAN sample) driving_pose.json", 0, 0, 0, 0],
                  outputs=[("pose", POSE), ("frame_count", "INT")], title="Driving poses")
     retarget = w.node("TCANPoseRetarget", (380, 0), [0, "reference", 0.0, True], size=(320, 200),
                       inputs=[("reference_pose", POSE), ("driving_pose", POSE)],
@@ -158,9 +158,9 @@ def pose_controlnet_clip():
                        outputs=[("CONTROL_NET", "CONTROL_NET")])
     temporal_cn = w.node("TCANTemporalControlNet", (360, 200), ["mm_sd_v15_v2.ckpt", 16], size=(340, 110),
                          inputs=[("control_net", "CONTROL_NET")], outputs=[("CONTROL_NET", "CONTROL_NET")])
-    ref = w.node("TCANLoadPoseJSON", (0, 280), ["(TCAN sample) reference_pose.json", 0, 0],
+    ref = w.node("TCANLoadPoseJSON", (0, 280), ["(TCAN sample) reference_pose.json", 0, 0, 0, 0],
                  outputs=[("pose", POSE), ("frame_count", "INT")], title="Reference pose")
-    drv = w.node("TCANLoadPoseJSON", (0, 440), ["(TCAN sample) driving_pose.json", 0, 0],
+    drv = w.node("TCANLoadPoseJSON", (0, 440), ["(TCAN sample) driving_pose.json", 0, 0, 0, 0],
                  outputs=[("pose", POSE), ("frame_count", "INT")], title="Driving poses")
     retarget = w.node("TCANPoseRetarget", (360, 360), [0, "reference", 1.0, True], size=(340, 200),
                       inputs=[("reference_pose", POSE), ("driving_pose", POSE)],
@@ -207,7 +207,90 @@ def pose_controlnet_clip():
     w.write()
 
 
+def tcan(name, with_tpc):
+    """The full TCAN pipeline on the bundled samples (zero-shot), optionally with TPC calibration."""
+    w = Workflow(name)
+    w.node("MarkdownNote", (0, -300), size=(1000, 240), widgets=[
+        ("## TCAN zero-shot" + (" + TPC" if with_tpc else "") + "\n"
+         "Animates the sample reference person with the sample driving poses: the poses are retargeted to the "
+         "reference's proportions and rendered; Load TCAN adds AnimateDiff motion modules (with the pose-driven "
+         "temperature map), reference attention and TCAN's temporal ControlNet to an SD1.5 checkpoint; Sample Long "
+         "Video denoises all 100 frames in overlapping 16-frame windows. "
+         + ("Procrustes Calibrate adds TPC's calibrated references (one per group of frames). " if with_tpc else "")
+         + "Models: an SD1.5 checkpoint (checkpoints), control_v11p_sd15_openpose.pth (controlnet), "
+         "mm_sd_v15_v2.ckpt (animatediff_models). For your own person use Load Image, and for your own video "
+         "a pose detector (see tcan_from_video.json).")])
+    ckpt = w.node("CheckpointLoaderSimple", (0, 0), ["v1-5-pruned-emaonly.safetensors"], size=(320, 100),
+                  outputs=[("MODEL", "MODEL"), ("CLIP", "CLIP"), ("VAE", "VAE")])
+    cn_loader = w.node("ControlNetLoader", (0, 140), ["control_v11p_sd15_openpose.pth"], size=(320, 60),
+                       outputs=[("CONTROL_NET", "CONTROL_NET")])
+    load = w.node("TCANLoadTCAN", (360, 0), ["mm_sd_v15_v2.ckpt", True, False, True, 3.0, "auto", "sqrt_linear"],
+                  size=(340, 270), inputs=[("model", "MODEL"), ("control_net", "CONTROL_NET")],
+                  outputs=[("MODEL", "MODEL"), ("tcan", "TCAN")])
+    image = w.node("TCANLoadSampleImage", (0, 260), ["reference.png"], size=(320, 80), outputs=[("IMAGE", "IMAGE")],
+                   title="Reference image")
+    ref = w.node("TCANLoadPoseJSON", (0, 380), ["(TCAN sample) reference_pose.json", 0, 0, 0, 0],
+                 outputs=[("pose", POSE), ("frame_count", "INT")], title="Reference pose")
+    drv = w.node("TCANLoadPoseJSON", (0, 540), ["(TCAN sample) driving_pose.json", 0, 0, 0, 0],
+                 outputs=[("pose", POSE), ("frame_count", "INT")], title="Driving poses")
+    retarget = w.node("TCANPoseRetarget", (360, 320), [0, "reference", 1.0, True], size=(340, 200),
+                      inputs=[("reference_pose", POSE), ("driving_pose", POSE)],
+                      outputs=[("pose", POSE), ("preview", "IMAGE"), ("notes", "STRING")])
+    render = w.node("TCANRenderPose", (360, 560), [384, 512, False], inputs=[("pose", POSE)],
+                    outputs=[("pose_images", "IMAGE")])
+    positive = w.node("CLIPTextEncode", (740, 0), [""], size=(300, 90), inputs=[("clip", "CLIP")],
+                      outputs=[("CONDITIONING", "CONDITIONING")], title="Positive (TCAN: empty)")
+    negative = w.node("CLIPTextEncode", (740, 130), [""], size=(300, 90), inputs=[("clip", "CLIP")],
+                      outputs=[("CONDITIONING", "CONDITIONING")], title="Negative (TCAN: empty)")
+    sample_inputs = [("model", "MODEL"), ("tcan", "TCAN"), ("positive", "CONDITIONING"),
+                     ("negative", "CONDITIONING"), ("vae", "VAE"), ("reference_image", "IMAGE"),
+                     ("pose_images", "IMAGE"), ("latent", "LATENT")]
+    if with_tpc:
+        sample_inputs.append(("calibration", "TCAN_CALIBRATION"))
+    sampler = w.node("TCANSampleLongVideo", (1080, 0),
+                     [42, "fixed", 25, 7.5, "euler", "ddim_uniform", 16, 4, False, "uniform", 1.0, 1.0, False],
+                     size=(340, 520), inputs=sample_inputs, outputs=[("LATENT", "LATENT")])
+    decode = w.node("VAEDecode", (1460, 0), [], size=(220, 50), inputs=[("samples", "LATENT"), ("vae", "VAE")],
+                    outputs=[("IMAGE", "IMAGE")])
+    video = w.node("CreateVideo", (1460, 100), [25.0], inputs=[("images", "IMAGE"), ("audio", "AUDIO")],
+                   outputs=[("VIDEO", "VIDEO")])
+    save = w.node("SaveVideo", (1800, 0), ["tcan/" + name, "auto", "auto"], size=(360, 360), inputs=[("video", "VIDEO")])
+    w.link(ckpt, 0, load, "model")
+    w.link(cn_loader, 0, load, "control_net")
+    w.link(ref, 0, retarget, "reference_pose")
+    w.link(drv, 0, retarget, "driving_pose")
+    w.link(retarget, 0, render, "pose")
+    w.link(ckpt, 1, positive, "clip")
+    w.link(ckpt, 1, negative, "clip")
+    w.link(load, 0, sampler, "model")
+    w.link(load, 1, sampler, "tcan")
+    w.link(positive, 0, sampler, "positive")
+    w.link(negative, 0, sampler, "negative")
+    w.link(ckpt, 2, sampler, "vae")
+    w.link(image, 0, sampler, "reference_image")
+    w.link(render, 0, sampler, "pose_images")
+    w.link(sampler, 0, decode, "samples")
+    w.link(ckpt, 2, decode, "vae")
+    w.link(decode, 0, video, "images")
+    w.link(video, 0, save, "video")
+    if with_tpc:
+        calibrate = w.node("TCANProcrustesCalibrate", (740, 280), [True, 30], size=(300, 220),
+                           inputs=[("reference_image", "IMAGE"), ("reference_pose", POSE), ("driving_pose", POSE),
+                                   ("reference_mask", "MASK"), ("driving_masks", "MASK")],
+                           outputs=[("calibration", "TCAN_CALIBRATION"), ("calibrated_images", "IMAGE"),
+                                    ("calibrated_masks", "MASK"), ("summary", "STRING")])
+        w.link(image, 0, calibrate, "reference_image")
+        w.link(ref, 0, calibrate, "reference_pose")
+        w.link(retarget, 0, calibrate, "driving_pose")
+        w.link(calibrate, 0, sampler, "calibration")
+        summary = w.node("PreviewAny", (740, 540), [], inputs=[("source", "*")], outputs=[], title="Calibration summary")
+        w.link(calibrate, 3, summary, "source")
+    w.write()
+
+
 if __name__ == "__main__":
+    tcan("tcan_zero_shot", with_tpc=False)
+    tcan("tcan_tpc", with_tpc=True)
     pose_retarget()
     motion_module_clip()
     pose_controlnet_clip()

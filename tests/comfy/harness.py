@@ -14,7 +14,7 @@ import uuid
 PACK_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACK_NODE_IDS = ("TCANLoadTCAN", "TCANSampleLongVideo", "TCANPoseRetarget", "TCANProcrustesCalibrate",
                  "TCANRenderPose", "TCANLoadPoseJSON", "TCANSavePoseJSON", "TCANApplyMotionModule",
-                 "TCANTemporalControlNet")
+                 "TCANTemporalControlNet", "TCANLoadSampleImage")
 
 _state = {}
 

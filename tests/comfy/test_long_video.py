@@ -118,3 +118,22 @@ def test_tpc_calibrated_references_join_the_attention(tcan):
     assert torch.equal(windowed.state(3)["reference_latent"], windowed.state(3)["reference_latent"])  # seeded
     patch = next(p for p in tcan[4].model_options["transformer_options"]["patches"]["attn1_patch"])
     assert all(t.shape[0] == 5 for t in patch.bank.tokens.values())
+
+
+@pytest.mark.parametrize("name", ["tcan_zero_shot.json", "tcan_tpc.json"])
+def test_bundled_tcan_workflows_run_end_to_end(comfy_nodes, name):
+    import glob
+    import os
+
+    import cv2
+
+    from . import harness
+    from .bundled import bundled_prompt
+
+    prompt = bundled_prompt(name, comfy_nodes, overrides={
+        "TCANLoadPoseJSON": {"frame_limit": FRAMES}, "TCANRenderPose": {"width": 64, "height": 64},
+        "TCANSampleLongVideo": {"steps": 2}})
+    harness.execute(prompt)
+    videos = glob.glob(os.path.join(harness.work_dir(), "output", "tcan", name.replace(".json", "") + "*.mp4"))
+    assert len(videos) == 1
+    assert int(cv2.VideoCapture(videos[0]).get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
