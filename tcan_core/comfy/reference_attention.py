@@ -83,8 +83,9 @@ class ReferenceAttention:
             if reference is None:
                 self.bank.clear()
             return executor(x, timesteps, context, y, control, transformer_options, **kwargs)
-        # one appearance pass per timestep and reference (a new run may reuse a timestep)
-        step = (float(timesteps.reshape(-1)[0]), reference.data_ptr(), tuple(reference.shape))
+        # one appearance pass per model evaluation: the sampler numbers them ("evaluation"); the
+        # timestep and the reference tensor also tell steps and runs apart without it
+        step = (state.get("evaluation"), float(timesteps.reshape(-1)[0]), reference.data_ptr(), tuple(reference.shape))
         if self.bank.step != step:
             self.bank.clear(step)
             self._record(executor, reference, timesteps, context, transformer_options)

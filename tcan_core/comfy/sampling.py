@@ -30,6 +30,7 @@ class WindowedSampling:
         self.num_frames = 1 + max(max(w) for w in self.windows)
         self.evaluations = 0  # UNet frame-evaluations (per cond chunk), for benchmarks
         self.calls = 0  # model evaluations of the sampler so far
+        self.peak_window_bytes = 0  # largest per-window input handed to the model (benchmarks)
 
     def __call__(self, executor, model, conds, x_in, timestep, model_options):
         if x_in.shape[0] != self.num_frames:
@@ -37,18 +38,22 @@ class WindowedSampling:
                              "frames; give Sample Long Video one latent per pose frame")
         import comfy.model_management
 
-        state = self.state(self.calls) if callable(self.state) else self.state
         self.calls += 1
+        state = self.state(self.calls - 1) if callable(self.state) else self.state
         outputs = None
         for index, window in enumerate(self.windows):
             comfy.model_management.throw_exception_if_processing_interrupted()
             frames = torch.tensor(window, device=x_in.device)
             options = dict(model_options)
             transformer_options = dict(model_options.get("transformer_options", {}))
-            transformer_options[KEY] = {**state, "frames": window, "latents": x_in, "num_frames": self.num_frames,
+            transformer_options[KEY] = {**state, "evaluation": self.calls, "frames": window, "latents": x_in, "num_frames": self.num_frames,
                                         "temperature": self.temperatures[index]}
             options["transformer_options"] = transformer_options
-            results = executor(model, conds, x_in[frames], timestep[frames], options)
+            window_x = x_in[frames]
+            self.peak_window_bytes = max(self.peak_window_bytes, _bytes(window_x, self.temperatures[index],
+                                                                        *[v for v in state.values()
+                                                                          if isinstance(v, torch.Tensor)]))
+            results = executor(model, conds, window_x, timestep[frames], options)
             weight = self.weights[index].to(device=x_in.device, dtype=x_in.dtype).view(-1, *[1] * (x_in.ndim - 1))
             if outputs is None:
                 outputs = [torch.zeros_like(x_in) for _ in results]
@@ -58,6 +63,10 @@ class WindowedSampling:
             if self.on_window is not None:
                 self.on_window()
         return outputs
+
+
+def _bytes(*tensors):
+    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
 
 def add_window_loop(patcher, windowed):

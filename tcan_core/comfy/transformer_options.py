@@ -2,7 +2,13 @@
 
 transformer_options["tcan"] is a dict set per window by the sampler (absent = all frames, no PTM):
     "temperature": float tensor [H', W'] — the window's PTM (None: no PTM)
-    "frames": list[int] — indices of the window's frames in the whole clip (informational here)
+    "frames": list[int] — absolute indices of the window's frames in the clip
+    "latents": [N, 4, h, w] — the whole clip's latents at this evaluation (temporal ControlNet chunks)
+    "num_frames": int — N
+    "evaluation": int — index of the sampler's model evaluation (one appearance pass each)
+    "reference_latent": [R, 4, h, w] — clean reference latent(s) in model space (reference attention)
+    "reference_slots": long [N, S] — per frame, which recorded references it attends to (TPC)
+    "reference_pass": bool — set during the appearance pass itself
 """
 
 KEY = "tcan"
