@@ -4,12 +4,20 @@ import comfy.utils
 import folder_paths
 from comfy_api.latest import io
 
+from ..tcan_core.checkpoints import load_tcan_files
 from ..tcan_core.comfy.load import load_tcan
 from ..tcan_core.comfy.motion_patch import BETA_SCHEDULES
 from ..tcan_core.temporal import load_motion_modules
 from .apply_motion_module import GROUPNORM_MODES, cross_frame_norm_for
 from .model_folders import model_file
 from .sockets import TCAN
+
+
+NONE = "none"
+
+
+def _tcan_files():
+    return [NONE] + folder_paths.get_filename_list("tcan")
 
 
 class LoadTCAN(io.ComfyNode):
@@ -39,16 +47,30 @@ class LoadTCAN(io.ComfyNode):
                 io.Combo.Input("groupnorm", options=list(GROUPNORM_MODES), default="auto",
                                tooltip="Res-block GroupNorm across the frames of a window (v1/TCAN) or per frame (v2)."),
                 io.Combo.Input("beta_schedule", options=list(BETA_SCHEDULES), default="sqrt_linear"),
+                io.Combo.Input("tcan_unet", options=_tcan_files(), default=NONE,
+                               tooltip="TCAN [UNet] file (base weights + APPA LoRA + motion modules), or the pack's "
+                                       "single-file conversion of the whole set, from ComfyUI/models/tcan."),
+                io.Combo.Input("tcan_appearance", options=_tcan_files(), default=NONE,
+                               tooltip="TCAN [AppearanceEncoder] file; none: the UNet itself (zero-shot)."),
+                io.Combo.Input("tcan_controlnet", options=_tcan_files(), default=NONE,
+                               tooltip="TCAN [ControlNetT] file; none: the control_net input with temporal layers "
+                                       "from the motion module."),
+                io.Float.Input("lora_strength", default=1.0, min=0.0, max=2.0, step=0.05,
+                               tooltip="Strength of the APPA LoRA of a TCAN UNet file (TCAN: 1)."),
             ],
             outputs=[io.Model.Output(), TCAN.Output(display_name="tcan")],
         )
 
     @classmethod
     def execute(cls, model, control_net, motion_module, reference_attention, reference_for_uncond, temporal_controlnet,
-                ptm_tau, groupnorm, beta_schedule) -> io.NodeOutput:
+                ptm_tau, groupnorm, beta_schedule, tcan_unet=NONE, tcan_appearance=NONE, tcan_controlnet=NONE,
+                lora_strength=1.0) -> io.NodeOutput:
         path = model_file("animatediff_models", motion_module)
         modules = load_motion_modules(comfy.utils.load_torch_file(path, safe_load=True), source=motion_module)
-        patched, bundle = load_tcan(model, control_net, modules, reference_attention=reference_attention,
+        files = [model_file("tcan", name) for name in (tcan_unet, tcan_appearance, tcan_controlnet) if name != NONE]
+        weights = load_tcan_files(*files) if files else None
+        patched, bundle = load_tcan(model, control_net, modules, weights=weights, lora_strength=lora_strength,
+                                    reference_attention=reference_attention,
                                     uncond_reference=reference_for_uncond, temporal_controlnet=temporal_controlnet,
                                     ptm_tau=ptm_tau, cross_frame_norm=cross_frame_norm_for(groupnorm, modules),
                                     beta_schedule=beta_schedule)

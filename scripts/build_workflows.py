@@ -23,7 +23,8 @@ class Workflow:
         node = {
             "id": len(self.nodes) + 1, "type": type_, "pos": list(pos), "size": list(size), "flags": {},
             "order": len(self.nodes), "mode": 0,
-            "inputs": [{"name": n, "type": t, "link": None} for n, t in inputs],
+            "inputs": [{"name": i[0], "type": i[1], "link": None, **({"widget": {"name": i[0]}} if len(i) > 2 else {})}
+                       for i in inputs],
             "outputs": [{"name": n, "type": t, "links": [], "slot_index": i} for i, (n, t) in enumerate(outputs)],
             "properties": {"Node name for S&R": type_},
             "widgets_values": list(widgets),
@@ -224,8 +225,9 @@ def tcan(name, with_tpc):
                   outputs=[("MODEL", "MODEL"), ("CLIP", "CLIP"), ("VAE", "VAE")])
     cn_loader = w.node("ControlNetLoader", (0, 140), ["control_v11p_sd15_openpose.pth"], size=(320, 60),
                        outputs=[("CONTROL_NET", "CONTROL_NET")])
-    load = w.node("TCANLoadTCAN", (360, 0), ["mm_sd_v15_v2.ckpt", True, False, True, 3.0, "auto", "sqrt_linear"],
-                  size=(340, 270), inputs=[("model", "MODEL"), ("control_net", "CONTROL_NET")],
+    load = w.node("TCANLoadTCAN", (360, 0), ["mm_sd_v15_v2.ckpt", True, False, True, 3.0, "auto", "sqrt_linear",
+                                             "none", "none", "none", 1.0],
+                  size=(340, 330), inputs=[("model", "MODEL"), ("control_net", "CONTROL_NET")],
                   outputs=[("MODEL", "MODEL"), ("tcan", "TCAN")])
     image = w.node("TCANLoadSampleImage", (0, 260), ["reference.png"], size=(320, 80), outputs=[("IMAGE", "IMAGE")],
                    title="Reference image")
@@ -288,7 +290,84 @@ def tcan(name, with_tpc):
     w.write()
 
 
+def tcan_from_video():
+    """Your own driving video and reference image: DWPose (comfyui_controlnet_aux) -> retarget -> TCAN."""
+    w = Workflow("tcan_from_video")
+    w.node("MarkdownNote", (0, -300), size=(1000, 240), widgets=[
+        "## TCAN from your own video\nNeeds the comfyui_controlnet_aux pack (DWPose Estimator; it downloads its "
+        "detector weights on first use). Put your driving video and a picture of the person to animate in "
+        "ComfyUI/input and pick them in Load Video / Load Image. The poses are detected, retargeted to the "
+        "person's proportions, rendered at 512x512 (set Render Pose to your image's aspect, multiples of 8) "
+        "and animated by zero-shot TCAN at the video's frame rate. Models as in tcan_zero_shot.json."])
+    ckpt = w.node("CheckpointLoaderSimple", (0, 0), ["v1-5-pruned-emaonly.safetensors"], size=(320, 100),
+                  outputs=[("MODEL", "MODEL"), ("CLIP", "CLIP"), ("VAE", "VAE")])
+    cn_loader = w.node("ControlNetLoader", (0, 140), ["control_v11p_sd15_openpose.pth"], size=(320, 60),
+                       outputs=[("CONTROL_NET", "CONTROL_NET")])
+    load = w.node("TCANLoadTCAN", (360, 0), ["mm_sd_v15_v2.ckpt", True, False, True, 3.0, "auto", "sqrt_linear",
+                                             "none", "none", "none", 1.0],
+                  size=(340, 330), inputs=[("model", "MODEL"), ("control_net", "CONTROL_NET")],
+                  outputs=[("MODEL", "MODEL"), ("tcan", "TCAN")])
+    image = w.node("LoadImage", (0, 240), ["reference.png", "image"], size=(320, 320),
+                   outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")], title="Reference image (yours)")
+    video = w.node("LoadVideo", (0, 600), ["driving.mp4"], size=(320, 320), outputs=[("VIDEO", "VIDEO")],
+                   title="Driving video (yours)")
+    components = w.node("GetVideoComponents", (360, 600), [], size=(260, 90), inputs=[("video", "VIDEO")],
+                        outputs=[("images", "IMAGE"), ("audio", "AUDIO"), ("fps", "FLOAT")])
+    dw_widgets = ["enable", "enable", "disable", 512, "yolox_l.onnx", "dw-ll_ucoco_384_bs5.torchscript.pt", "disable"]
+    ref_pose = w.node("DWPreprocessor", (360, 360), dw_widgets, size=(320, 220), inputs=[("image", "IMAGE")],
+                      outputs=[("IMAGE", "IMAGE"), ("POSE_KEYPOINT", POSE)], title="DWPose (reference)")
+    drv_pose = w.node("DWPreprocessor", (660, 600), dw_widgets, size=(320, 220), inputs=[("image", "IMAGE")],
+                      outputs=[("IMAGE", "IMAGE"), ("POSE_KEYPOINT", POSE)], title="DWPose (driving video)")
+    retarget = w.node("TCANPoseRetarget", (740, 340), [0, "reference", 1.0, True], size=(340, 200),
+                      inputs=[("reference_pose", POSE), ("driving_pose", POSE)],
+                      outputs=[("pose", POSE), ("preview", "IMAGE"), ("notes", "STRING")])
+    render = w.node("TCANRenderPose", (1100, 340), [512, 512, False], inputs=[("pose", POSE)],
+                    outputs=[("pose_images", "IMAGE")])
+    positive = w.node("CLIPTextEncode", (740, 0), [""], size=(300, 90), inputs=[("clip", "CLIP")],
+                      outputs=[("CONDITIONING", "CONDITIONING")], title="Positive (TCAN: empty)")
+    negative = w.node("CLIPTextEncode", (740, 130), [""], size=(300, 90), inputs=[("clip", "CLIP")],
+                      outputs=[("CONDITIONING", "CONDITIONING")], title="Negative (TCAN: empty)")
+    sampler = w.node("TCANSampleLongVideo", (1100, 0),
+                     [42, "fixed", 25, 7.5, "euler", "ddim_uniform", 16, 4, False, "uniform", 1.0, 1.0, False],
+                     size=(340, 520), inputs=[("model", "MODEL"), ("tcan", "TCAN"), ("positive", "CONDITIONING"),
+                                              ("negative", "CONDITIONING"), ("vae", "VAE"),
+                                              ("reference_image", "IMAGE"), ("pose_images", "IMAGE"),
+                                              ("latent", "LATENT"), ("calibration", "TCAN_CALIBRATION")],
+                     outputs=[("LATENT", "LATENT")])
+    decode = w.node("VAEDecode", (1480, 0), [], size=(220, 50), inputs=[("samples", "LATENT"), ("vae", "VAE")],
+                    outputs=[("IMAGE", "IMAGE")])
+    create = w.node("CreateVideo", (1480, 100), [25.0], inputs=[("images", "IMAGE"), ("audio", "AUDIO"),
+                                                                ("fps", "FLOAT", "widget")],
+                    outputs=[("VIDEO", "VIDEO")])
+    save = w.node("SaveVideo", (1820, 0), ["tcan/tcan_from_video", "auto", "auto"], size=(360, 360),
+                  inputs=[("video", "VIDEO")])
+    w.link(ckpt, 0, load, "model")
+    w.link(cn_loader, 0, load, "control_net")
+    w.link(video, 0, components, "video")
+    w.link(image, 0, ref_pose, "image")
+    w.link(components, 0, drv_pose, "image")
+    w.link(ref_pose, 1, retarget, "reference_pose")
+    w.link(drv_pose, 1, retarget, "driving_pose")
+    w.link(retarget, 0, render, "pose")
+    w.link(ckpt, 1, positive, "clip")
+    w.link(ckpt, 1, negative, "clip")
+    w.link(load, 0, sampler, "model")
+    w.link(load, 1, sampler, "tcan")
+    w.link(positive, 0, sampler, "positive")
+    w.link(negative, 0, sampler, "negative")
+    w.link(ckpt, 2, sampler, "vae")
+    w.link(image, 0, sampler, "reference_image")
+    w.link(render, 0, sampler, "pose_images")
+    w.link(sampler, 0, decode, "samples")
+    w.link(ckpt, 2, decode, "vae")
+    w.link(decode, 0, create, "images")
+    w.link(components, 2, create, "fps")
+    w.link(create, 0, save, "video")
+    w.write()
+
+
 if __name__ == "__main__":
+    tcan_from_video()
     tcan("tcan_zero_shot", with_tpc=False)
     tcan("tcan_tpc", with_tpc=True)
     pose_retarget()

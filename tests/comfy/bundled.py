@@ -16,8 +16,26 @@ SUBSTITUTES = {
 }
 
 
+def _user_files():
+    """The files the 'your own' workflows name in ComfyUI/input (reference.png, driving.mp4)."""
+    import shutil
+
+    import folder_paths
+    import numpy as np
+
+    from tcan_core.samples import REFERENCE_IMAGE
+    from tcan_core.video import write_mp4
+
+    root = folder_paths.get_input_directory()
+    if not os.path.exists(os.path.join(root, "reference.png")):
+        shutil.copy(REFERENCE_IMAGE, os.path.join(root, "reference.png"))
+    if not os.path.exists(os.path.join(root, "driving.mp4")):
+        write_mp4(os.path.join(root, "driving.mp4"), np.zeros((4, 64, 64, 3), np.uint8), 25)
+
+
 def bundled_prompt(name, nodes, overrides=None):
     """workflows/<name> -> API prompt; overrides: {class_type: {input: value}} (e.g. smaller sizes)."""
+    _user_files()
     with open(os.path.join(WORKFLOW_DIR, name)) as f:
         prompt = convert(json.load(f), nodes)
     for node in prompt.values():
