@@ -127,3 +127,16 @@ def make_injection(modules):
                     del block[i]
 
     return PatcherInjection(inject=inject, eject=eject)
+
+
+def weight_shapes_without_injections(module, prefix=""):
+    """{state-dict key: shape} of a module as if no motion module were injected (another clone of the
+    same MODEL may be loaded and injected right now; its modules shift the block indices)."""
+    shapes = {prefix + name: tuple(t.shape) for name, t in
+              list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False))}
+    kept = [(name, child) for name, child in module.named_children()
+            if type(child).__name__ not in ("InjectedMotionModule", "ControlNetMotionModule")]
+    renumber = isinstance(module, torch.nn.Sequential)
+    for index, (name, child) in enumerate(kept):
+        shapes.update(weight_shapes_without_injections(child, f"{prefix}{index if renumber else name}."))
+    return shapes

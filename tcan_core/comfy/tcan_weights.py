@@ -11,13 +11,16 @@
 
 import torch
 
+from .motion_injection import weight_shapes_without_injections
+
 APPEARANCE_KEY = "tcan_appearance"
 
 
 def _shape_errors(expected, given, limit=4):
+    """expected: {key: shape}; given: {key: tensor} -> first unknown keys, first wrong shapes, counts."""
     missing = [k for k in given if k not in expected]
-    wrong = [f"{k} {tuple(given[k].shape)} vs {tuple(expected[k].shape)}" for k in given
-             if k in expected and tuple(given[k].shape) != tuple(expected[k].shape)]
+    wrong = [f"{k} {tuple(given[k].shape)} vs {expected[k]}" for k in given
+             if k in expected and tuple(given[k].shape) != expected[k]]
     return missing[:limit], wrong[:limit], len(missing), len(wrong)
 
 
@@ -25,7 +28,7 @@ def apply_unet_weights(patcher, weights, lora_strength=1.0):
     """Base weights as "set" patches and the LoRA as "diff" patches on a cloned UNet patcher."""
     if not weights.unet_base and not weights.lora:
         return patcher
-    model_weights = patcher.model.state_dict()
+    model_weights = weight_shapes_without_injections(patcher.model)
     unknown, wrong, n_unknown, n_wrong = _shape_errors(model_weights, weights.unet_base)
     if n_unknown or n_wrong:
         raise ValueError(
