@@ -10,10 +10,8 @@ common keypoints; the search's own share; and warping the calibrated image and m
 0.2-0.3 s per frame on an A100 (paper Table 3).
 """
 
-import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,18 +22,10 @@ import numpy as np  # noqa: E402
 
 from tcan_core.calibrate import calibrate  # noqa: E402
 from tcan_core.pose.pose_json import load_pose_json  # noqa: E402
+from timing import best_of, cpu_benchmark_arguments  # noqa: E402
 from tcan_core.samples import DRIVING_POSE, REFERENCE_IMAGE, REFERENCE_POSE  # noqa: E402
 
 SIZE = 512
-
-
-def best_of(repeats, fn):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def padded_reference():
@@ -53,13 +43,7 @@ def padded_reference():
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--frames", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    cv2.setNumThreads(1)
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    args = cpu_benchmark_arguments()
 
     image, reference = padded_reference()
     sample = load_pose_json(DRIVING_POSE)

@@ -8,33 +8,22 @@ the same run. Also prints how far the result is from the official algorithm with
 int64 truncation (pixels).
 """
 
-import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tcan_core.pose import render, retarget_frames  # noqa: E402
 from tcan_core.pose.keypoints import frames_from_pose_keypoint  # noqa: E402
 from tcan_core.pose.pose_json import load_pose_json  # noqa: E402
+from timing import best_of, cpu_benchmark_arguments  # noqa: E402
 from tcan_core.samples import DRIVING_POSE, REFERENCE_POSE  # noqa: E402
 from tests.unit.official_render import render_official  # noqa: E402
 from tests.unit.official_retarget import official_retarget  # noqa: E402
-
-
-def best_of(repeats, fn):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def body_arrays(pose):
@@ -43,13 +32,7 @@ def body_arrays(pose):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--frames", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    cv2.setNumThreads(1)
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    args = cpu_benchmark_arguments()
 
     reference = load_pose_json(REFERENCE_POSE)
     sample = load_pose_json(DRIVING_POSE)

@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from .models import MOTION_V2, empty_conditioning, model_path, sd15
+from .models import MOTION_V2, model_path, sd15
 from .test_temporal_controlnet import CONTROLNET, flat, residuals, sample_inputs
 
 LORA_TARGET = re.compile(r"attentions\.\d+\.transformer_blocks\.0\.attn[12]\.to_[qkv]\.weight$")

@@ -5,7 +5,7 @@ import torch
 
 from tcan_core.temporal import load_motion_modules
 
-from .models import CHECKPOINT, MOTION_V2, empty_conditioning, model_path, sd15
+from .models import MOTION_V2, empty_conditioning, model_path, sd15
 
 CONTROLNET = "openpose_random.safetensors"
 
