@@ -53,8 +53,10 @@ class LoadPoseJSON(io.ComfyNode):
                              tooltip="Canvas width for files that do not store it (OpenPose); 0 = from the file."),
                 io.Int.Input("canvas_height", default=0, min=0, max=16384,
                              tooltip="Canvas height for files that do not store it (OpenPose); 0 = from the file."),
-                io.Int.Input("skip_first_frames", default=0, min=0, max=1000000, tooltip="Frames to drop at the start."),
-                io.Int.Input("frame_limit", default=0, min=0, max=1000000, tooltip="Frames to keep; 0 = all."),
+                io.Int.Input("skip_first_frames", default=0, min=0, max=1000000, optional=True,
+                             tooltip="Frames to drop at the start."),
+                io.Int.Input("frame_limit", default=0, min=0, max=1000000, optional=True,
+                             tooltip="Frames to keep; 0 = all."),
             ],
             outputs=[PoseKeypoint.Output(display_name="pose"), io.Int.Output(display_name="frame_count")],
         )
