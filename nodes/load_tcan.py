@@ -57,6 +57,9 @@ class LoadTCAN(io.ComfyNode):
                                        "from the motion module."),
                 io.Float.Input("lora_strength", default=1.0, min=0.0, max=2.0, step=0.05, optional=True,
                                tooltip="Strength of the APPA LoRA of a TCAN UNet file (TCAN: 1)."),
+                io.Float.Input("reference_strength", default=1.0, min=0.0, max=2.0, step=0.05, optional=True,
+                               tooltip="How much the frames follow the reference's appearance (TCAN: 1; 0 ignores "
+                                       "it). Values other than 1 cost a second attention in the mid/up blocks."),
             ],
             outputs=[io.Model.Output(), TCAN.Output(display_name="tcan")],
         )
@@ -64,12 +67,13 @@ class LoadTCAN(io.ComfyNode):
     @classmethod
     def execute(cls, model, control_net, motion_module, reference_attention, reference_for_uncond, temporal_controlnet,
                 ptm_tau, groupnorm, beta_schedule, tcan_unet=NONE, tcan_appearance=NONE, tcan_controlnet=NONE,
-                lora_strength=1.0) -> io.NodeOutput:
+                lora_strength=1.0, reference_strength=1.0) -> io.NodeOutput:
         path = model_file("animatediff_models", motion_module)
         modules = load_motion_modules(comfy.utils.load_torch_file(path, safe_load=True), source=motion_module)
         files = [model_file("tcan", name) for name in (tcan_unet, tcan_appearance, tcan_controlnet) if name != NONE]
         weights = load_tcan_files(*files) if files else None
         patched, bundle = load_tcan(model, control_net, modules, weights=weights, lora_strength=lora_strength,
+                                    reference_strength=reference_strength,
                                     reference_attention=reference_attention,
                                     uncond_reference=reference_for_uncond, temporal_controlnet=temporal_controlnet,
                                     ptm_tau=ptm_tau, cross_frame_norm=cross_frame_norm_for(groupnorm, modules),

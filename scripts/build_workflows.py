@@ -220,7 +220,7 @@ def pose_controlnet_clip():
 def load_tcan(w, pos, ckpt):
     cn_loader = openpose_controlnet(w, (pos[0] - 360, pos[1] + 140))
     load = w.node("TCANLoadTCAN", pos, [MOTION_MODULE, True, False, True, 3.0, "auto", "sqrt_linear",
-                                        "none", "none", "none", 1.0],
+                                        "none", "none", "none", 1.0, 1.0],
                   size=(340, 330), inputs=[("model", "MODEL"), ("control_net", "CONTROL_NET")],
                   outputs=[("MODEL", "MODEL"), ("tcan", "TCAN")])
     w.link(ckpt, 0, load, "model")

@@ -9,7 +9,7 @@ from .tcan_weights import APPEARANCE_KEY, appearance_unet, apply_unet_weights, t
 
 
 def load_tcan(model, control_net, motion_modules, *, weights=None, lora_strength=1.0, reference_attention=True,
-              uncond_reference=False, temporal_controlnet=True, ptm_tau=3.0, cross_frame_norm=False,
+              reference_strength=1.0, uncond_reference=False, temporal_controlnet=True, ptm_tau=3.0, cross_frame_norm=False,
               beta_schedule="sqrt_linear", chunk_length=16):
     """TCAN's models from the user's MODEL and CONTROL_NET; returns (patched MODEL, TCANBundle), the
     inputs are not modified.
@@ -43,7 +43,8 @@ def load_tcan(model, control_net, motion_modules, *, weights=None, lora_strength
         if appearance_patcher is not None:
             patched.set_additional_models(APPEARANCE_KEY, [appearance_patcher])
             notes.append("appearance encoder from the TCAN AppearanceEncoder file")
-        apply_reference_attention(patched, uncond_reference=uncond_reference, appearance=appearance)
+        apply_reference_attention(patched, uncond_reference=uncond_reference, appearance=appearance,
+                                  strength=reference_strength)
     controlnet = make_temporal_controlnet(control_net, control_modules if temporal_controlnet else None,
                                           chunk_length=chunk_length)
     bundle = TCANBundle(controlnet=controlnet, ptm_tau=float(ptm_tau), reference_attention=reference_attention,

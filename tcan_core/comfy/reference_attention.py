@@ -107,11 +107,50 @@ class ReferenceAttention:
                 self.appearance(ref_x, ref_t, ref_context, options)
 
 
-def apply_reference_attention(patcher, uncond_reference=False, appearance=None):
-    """Register reference attention on a (cloned) UNet patcher; returns the patch object."""
+def fusion_sites(diffusion_model):
+    """(block name, block id, index) of every self-attention TCAN feeds the reference into."""
+    from comfy.ldm.modules.attention import SpatialTransformer
+
+    sites = []
+    for name, blocks in (("middle", [diffusion_model.middle_block]), ("output", diffusion_model.output_blocks)):
+        for number, block in enumerate(blocks):
+            for layer in block:
+                if isinstance(layer, SpatialTransformer):
+                    sites += [(name, number, i) for i in range(len(layer.transformer_blocks))]
+    return sites
+
+
+class ReferenceStrength:
+    """attn1 replace patch: out = plain + strength * (with_reference - plain), as MagicAnimate's
+    reference fidelity; plain = the same queries over their own tokens only."""
+
+    def __init__(self, strength):
+        self.strength = float(strength)
+
+    def __call__(self, q, k, v, extra_options):
+        from comfy.ldm.modules.attention import optimized_attention
+
+        heads = extra_options["n_heads"]
+        with_reference = optimized_attention(q, k, v, heads)
+        own = q.shape[1]
+        if k.shape[1] == own:  # no reference this call
+            return with_reference
+        plain = optimized_attention(q, k[:, :own], v[:, :own], heads)
+        return plain + self.strength * (with_reference - plain)
+
+
+def apply_reference_attention(patcher, uncond_reference=False, appearance=None, strength=1.0):
+    """Register reference attention on a (cloned) UNet patcher; returns the patch object.
+    strength 1 is TCAN; 0 ignores the reference; other values blend (costs a second attention)."""
     from comfy.patcher_extension import WrappersMP
 
+    if not 0 <= strength <= 2:
+        raise ValueError(f"reference strength must be in 0..2, got {strength}")
     patch = ReferenceAttention(uncond_reference=uncond_reference, appearance=appearance)
     patcher.set_model_attn1_patch(patch)
     patcher.add_wrapper_with_key(WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY, patch.wrapper)
+    if strength != 1.0:
+        blend = ReferenceStrength(strength)
+        for name, number, index in fusion_sites(patcher.model.diffusion_model):
+            patcher.set_model_attn1_replace(blend, name, number, index)
     return patch

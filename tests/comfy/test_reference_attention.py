@@ -90,3 +90,16 @@ def test_with_motion_modules_and_ksampler_the_original_model_is_untouched(model,
     assert torch.isfinite(out).all() and not torch.allclose(out, before)
     after = nodes.common_ksampler(model, 3, 1, 2.0, "euler", "normal", conditioning, conditioning, latent)[0]["samples"]
     assert torch.equal(before, after)
+
+
+def test_reference_strength_blends_between_plain_and_full_reference(model):
+    x, reference = inputs(5)
+    options = {"cond_or_uncond": [0, 1], "tcan": {"reference_latent": reference}}
+    full = apply_model(patched(model)[0], x, options)
+    plain = apply_model(model, x, {"cond_or_uncond": [0, 1]})
+    none = apply_model(patched(model, strength=0.0)[0], x, options)
+    half = apply_model(patched(model, strength=0.5)[0], x, options)
+    torch.testing.assert_close(none, plain, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(half[:4], full[:4], atol=1e-3) and not torch.allclose(half[:4], plain[:4], atol=1e-3)
+    with pytest.raises(ValueError, match="0..2"):
+        patched(model, strength=3.0)
