@@ -13,3 +13,7 @@ class Progress:
     def step(self, amount=1):
         comfy.model_management.throw_exception_if_processing_interrupted()
         self.bar.update(amount)
+
+    def preview(self, image):
+        """Show a preview image (latent_preview's ("JPEG", PIL image, size) tuple) at the current progress."""
+        self.bar.update_absolute(self.bar.current, None, image)

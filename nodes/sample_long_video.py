@@ -10,6 +10,20 @@ from .progress import Progress
 from .sockets import TCAN, TCANCalibration
 
 
+def middle_frame_preview(model, progress):
+    """Sampler callback showing the middle frame's current prediction, when ComfyUI has previews on."""
+    import latent_preview
+
+    previewer = latent_preview.get_previewer(model.load_device, model.model.latent_format)
+    if previewer is None:
+        return None
+
+    def callback(step, x0, x, total_steps):
+        middle = x0.shape[0] // 2
+        progress.preview(previewer.decode_latent_to_preview_image("JPEG", x0[middle:middle + 1]))
+    return callback
+
+
 class SampleLongVideo(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -69,5 +83,6 @@ class SampleLongVideo(io.ComfyNode):
             model, tcan, positive, negative, vae, reference_image, pose_images, seed=seed, steps=steps, cfg=cfg,
             sampler_name=sampler_name, scheduler=scheduler, window_length=window_length, overlap=overlap,
             closed_loop=closed_loop, fusion=fusion, controlnet_strength=controlnet_strength, denoise=denoise,
-            latent=latent, repeat_window_noise=repeat_window_noise, calibration=calibration, progress=progress)
+            latent=latent, repeat_window_noise=repeat_window_noise, calibration=calibration, progress=progress,
+            callback=middle_frame_preview(model, progress))
         return io.NodeOutput(out)

@@ -113,9 +113,10 @@ def initial_noise(latent, seed, window_length, repeat_window_noise):
 def sample_long_video(model, bundle, positive, negative, vae, reference_image, pose_images, *, seed, steps, cfg,
                       sampler_name, scheduler, window_length=16, overlap=4, closed_loop=False, fusion="uniform",
                       controlnet_strength=1.0, denoise=1.0, latent=None, repeat_window_noise=False, calibration=None,
-                      progress=None):
+                      progress=None, callback=None):
     """-> (LATENT {"samples": [frames, 4, h, w]}, the window loop). calibration: TPC's Calibration for
-    the same pose sequence (optional); progress: optional object with step() (per window)."""
+    the same pose sequence (optional); progress: optional object with step() (per window); callback:
+    the sampler's per-step callback(step, x0, x, total_steps) (previews)."""
     import comfy.sample
 
     frames, height, width = check_pose_images(pose_images)
@@ -143,5 +144,5 @@ def sample_long_video(model, bundle, positive, negative, vae, reference_image, p
     negative = with_control(negative, bundle.controlnet, pose_images, controlnet_strength)
     noise = initial_noise(latent_image, seed, window_length, repeat_window_noise)
     samples = comfy.sample.sample(patched, noise, steps, cfg, sampler_name, scheduler, positive, negative, latent_image,
-                                  denoise=denoise, disable_pbar=True, seed=seed)
+                                  denoise=denoise, callback=callback, disable_pbar=True, seed=seed)
     return {"samples": samples}, windowed

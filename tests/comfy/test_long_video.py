@@ -137,3 +137,26 @@ def test_bundled_tcan_workflows_run_end_to_end(comfy_nodes, name):
     videos = glob.glob(os.path.join(harness.work_dir(), "output", "tcan", name.replace(".json", "") + "*.mp4"))
     assert len(videos) == 1
     assert int(cv2.VideoCapture(videos[0]).get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
+
+
+def test_node_reports_progress_per_window_and_previews(tcan, comfy_nodes):
+    import comfy.utils
+    import latent_preview
+    from comfy.cli_args import LatentPreviewMethod, args
+
+    model, clip, vae, _, patched, bundle = tcan
+    conditioning = empty_conditioning(clip)
+    updates = []
+    previous_hook, previous_method = comfy.utils.PROGRESS_BAR_HOOK, args.preview_method
+    comfy.utils.set_progress_bar_global_hook(lambda value, total, preview, node_id=None: updates.append((value, total, preview)))
+    args.preview_method = LatentPreviewMethod.Latent2RGB
+    try:
+        node = comfy_nodes.NODE_CLASS_MAPPINGS["TCANSampleLongVideo"]
+        (out,) = node.execute(patched, bundle, conditioning, conditioning, vae, torch.rand(1, 64, 64, 3), poses(20),
+                              0, 2, 2.0, "euler", "ddim_uniform", 16, 4, False, "weighted", 1.0, 1.0, False).args
+    finally:
+        comfy.utils.set_progress_bar_global_hook(previous_hook)
+        args.preview_method = previous_method
+    assert out["samples"].shape[0] == 20
+    assert [u[0] for u in updates if u[2] is None] == [1, 2, 3, 4] and all(u[1] == 4 for u in updates)  # 2 windows x 2 steps
+    assert any(u[2] is not None for u in updates) and latent_preview is not None
