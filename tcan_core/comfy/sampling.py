@@ -70,7 +70,16 @@ def _bytes(*tensors):
 
 
 def add_window_loop(patcher, windowed):
+    """Register the window loop, and size ComfyUI's memory estimate for one window, not the whole clip
+    (otherwise a long clip makes ComfyUI load the UNet partially, as if all frames ran at once)."""
     from comfy.patcher_extension import WrappersMP
 
+    window_frames = max(len(w) for w in windowed.windows)
+
+    def estimate_for_one_window(executor, model, noise_shape, *args, **kwargs):
+        noise_shape = [min(noise_shape[0], window_frames)] + list(noise_shape[1:])
+        return executor(model, noise_shape, *args, **kwargs)
+
+    patcher.add_wrapper_with_key(WrappersMP.PREPARE_SAMPLING, WRAPPER_KEY, estimate_for_one_window)
     patcher.add_wrapper_with_key(WrappersMP.CALC_COND_BATCH, WRAPPER_KEY, windowed)
     return patcher

@@ -160,3 +160,20 @@ def test_node_reports_progress_per_window_and_previews(tcan, comfy_nodes):
     assert out["samples"].shape[0] == 20
     assert [u[0] for u in updates if u[2] is None] == [1, 2, 3, 4] and all(u[1] == 4 for u in updates)  # 2 windows x 2 steps
     assert any(u[2] is not None for u in updates) and latent_preview is not None
+
+
+def test_memory_is_estimated_for_one_window_not_the_clip(tcan):
+    import comfy.sampler_helpers
+
+    from tcan_core.comfy.sampling import WindowedSampling, add_window_loop
+
+    _, _, _, _, patched, _ = tcan
+    windowed = WindowedSampling([list(range(16)), list(range(12, 28))], [[1.0] * 16] * 2, [None, None], {})
+    clone = add_window_loop(patched.clone(), windowed)
+    seen = []
+    clone.add_wrapper_with_key("prepare_sampling", "spy", lambda executor, model, shape, *a, **k: seen.append(shape))
+    from comfy.patcher_extension import copy_nested_dicts
+
+    comfy.sampler_helpers.prepare_sampling(clone, [1000, 4, 8, 8], [],
+                                           model_options={"transformer_options": {"wrappers": copy_nested_dicts(clone.wrappers)}})
+    assert seen == [[16, 4, 8, 8]]
