@@ -1,12 +1,10 @@
 """Apply Motion Module: AnimateDiff motion modules (with TCAN's options) patched into a MODEL."""
 
-import comfy.utils
 import folder_paths
 from comfy_api.latest import io
 
 from ..tcan_core.comfy.motion_patch import BETA_SCHEDULES, apply_motion_modules
-from ..tcan_core.temporal import load_motion_modules
-from .model_folders import model_file
+from .model_folders import load_motion_module_file
 
 GROUPNORM_MODES = ("auto", "across frames", "per frame")
 
@@ -48,8 +46,7 @@ class ApplyMotionModule(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, motion_module, beta_schedule, groupnorm, use_mid_block) -> io.NodeOutput:
-        path = model_file("animatediff_models", motion_module)
-        modules = load_motion_modules(comfy.utils.load_torch_file(path, safe_load=True), source=motion_module)
+        modules = load_motion_module_file(motion_module)
         patched = apply_motion_modules(model, modules, cross_frame_norm=cross_frame_norm_for(groupnorm, modules),
                                        beta_schedule=beta_schedule, use_mid_block=use_mid_block)
         return io.NodeOutput(patched)

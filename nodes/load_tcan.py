@@ -1,15 +1,13 @@
 """Load TCAN: SD1.5 MODEL + OpenPose CONTROL_NET + AnimateDiff motion module -> TCAN's models."""
 
-import comfy.utils
 import folder_paths
 from comfy_api.latest import io
 
 from ..tcan_core.checkpoints import load_tcan_files
 from ..tcan_core.comfy.load import load_tcan
 from ..tcan_core.comfy.motion_patch import BETA_SCHEDULES
-from ..tcan_core.temporal import load_motion_modules
 from .apply_motion_module import GROUPNORM_MODES, cross_frame_norm_for
-from .model_folders import model_file
+from .model_folders import load_motion_module_file, model_file
 from .sockets import TCAN
 
 
@@ -68,8 +66,7 @@ class LoadTCAN(io.ComfyNode):
     def execute(cls, model, control_net, motion_module, reference_attention, reference_for_uncond, temporal_controlnet,
                 ptm_tau, groupnorm, beta_schedule, tcan_unet=NONE, tcan_appearance=NONE, tcan_controlnet=NONE,
                 lora_strength=1.0, reference_strength=1.0) -> io.NodeOutput:
-        path = model_file("animatediff_models", motion_module)
-        modules = load_motion_modules(comfy.utils.load_torch_file(path, safe_load=True), source=motion_module)
+        modules = load_motion_module_file(motion_module)
         files = [model_file("tcan", name) for name in (tcan_unet, tcan_appearance, tcan_controlnet) if name != NONE]
         weights = load_tcan_files(*files) if files else None
         patched, bundle = load_tcan(model, control_net, modules, weights=weights, lora_strength=lora_strength,

@@ -30,3 +30,13 @@ def model_file(folder, name):
         where = ", ".join(folder_paths.get_folder_paths(folder)) or f"ComfyUI/models/{folder}"
         raise ValueError(f"model file {name!r} not found; put it in {where} (folder '{folder}') and refresh")
     return path
+
+
+def load_motion_module_file(name):
+    """A motion module file chosen in a combo (ComfyUI/models/animatediff_models) -> {name: MotionModule}."""
+    import comfy.utils
+
+    from ..tcan_core.temporal import load_motion_modules
+
+    path = model_file("animatediff_models", name)
+    return load_motion_modules(comfy.utils.load_torch_file(path, safe_load=True), source=name)

@@ -1,12 +1,10 @@
 """Temporal ControlNet: the user's OpenPose ControlNet with TCAN's temporal layers."""
 
-import comfy.utils
 import folder_paths
 from comfy_api.latest import io
 
 from ..tcan_core.comfy.controlnet import make_temporal_controlnet
-from ..tcan_core.temporal import load_motion_modules
-from .model_folders import model_file
+from .model_folders import load_motion_module_file
 
 
 class TemporalControlNet(io.ComfyNode):
@@ -32,6 +30,5 @@ class TemporalControlNet(io.ComfyNode):
 
     @classmethod
     def execute(cls, control_net, motion_module, chunk_length) -> io.NodeOutput:
-        path = model_file("animatediff_models", motion_module)
-        modules = load_motion_modules(comfy.utils.load_torch_file(path, safe_load=True), source=motion_module)
+        modules = load_motion_module_file(motion_module)
         return io.NodeOutput(make_temporal_controlnet(control_net, modules, chunk_length=chunk_length))
