@@ -69,7 +69,11 @@ def test_same_seed_same_video_and_noise_of_earlier_frames_is_stable(tcan):
 
     a, _ = run(tcan, seed=7, frames=20)
     b, _ = run(tcan, seed=7, frames=20)
-    assert torch.equal(a["samples"], b["samples"])
+    c, _ = run(tcan, seed=8, frames=20)
+    # Equal up to float rounding: ComfyUI batches cond and uncond together or apart depending on free
+    # memory at the time, and CPU kernels round differently for other batch sizes.
+    torch.testing.assert_close(a["samples"], b["samples"], rtol=1e-3, atol=1e-3)
+    assert not torch.allclose(a["samples"], c["samples"], rtol=1e-2, atol=1e-1)
     short = initial_noise(torch.zeros(20, 4, 8, 8), 7, 16, False)
     long = initial_noise(torch.zeros(40, 4, 8, 8), 7, 16, False)
     assert torch.equal(short, long[:20])
