@@ -15,7 +15,7 @@ The sequence is the full latent the long-video sampler puts in transformer_optio
 import torch
 
 from ..temporal.chunk_cache import ChunkCache
-from .motion_injection import MotionModuleSet, insert_position
+from .motion_injection import MotionModuleSet, make_injection
 from .transformer_options import tcan_state
 
 CONTROLNET_LEVELS = ("down_blocks.2.", "down_blocks.3.")  # TCAN: temporal layers only here
@@ -51,31 +51,6 @@ def controlnet_modules(modules):
     return chosen
 
 
-def _make_injection(modules, frame_count):
-    from comfy.patcher_extension import PatcherInjection
-
-    wrappers = {name: ControlNetMotionModule(name, m, frame_count) for name, m in modules.items()}
-
-    def block_of(control_model, name):
-        part = name.split(".")
-        return control_model.input_blocks[3 * int(part[1]) + 1 + int(part[3])]
-
-    def inject(patcher):
-        for name, wrapper in wrappers.items():
-            block = block_of(patcher.model, name)
-            if not any(layer is wrapper for layer in block):
-                block.insert(insert_position(block), wrapper)
-
-    def eject(patcher):
-        for name in wrappers:
-            block = block_of(patcher.model, name)
-            for i in reversed(range(len(block))):
-                if isinstance(block[i], ControlNetMotionModule):
-                    del block[i]
-
-    return PatcherInjection(inject=inject, eject=eject)
-
-
 def make_temporal_controlnet(base, modules, chunk_length=16):
     """CONTROL_NET (stock comfy ControlNet) + motion modules -> TemporalControlNet; base is unchanged.
 
@@ -105,7 +80,9 @@ def make_temporal_controlnet(base, modules, chunk_length=16):
     control.temporal_patcher = comfy.model_patcher.ModelPatcher(
         MotionModuleSet(modules), load_device=base.load_device, offload_device=control.control_model_wrapped.offload_device)
     control.control_model_wrapped.set_additional_models(INJECTION_KEY, [control.temporal_patcher])
-    control.control_model_wrapped.set_injections(INJECTION_KEY, [_make_injection(modules, control.frame_count)])
+    wrappers = {name: ControlNetMotionModule(name, m, control.frame_count) for name, m in modules.items()}
+    injection = make_injection(wrappers, model_of=lambda patcher: patcher.model)  # the cldm ControlNet itself
+    control.control_model_wrapped.set_injections(INJECTION_KEY, [injection])
     return control
 
 

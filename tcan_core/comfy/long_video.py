@@ -32,7 +32,7 @@ def reference_latent(model, vae, reference_image, height, width):
     return model.model.process_latent_in(vae.encode(image))
 
 
-def calibrated_latents(model, vae, calibration, frames, height, width, batch=8, progress=None):
+def calibrated_latents(model, vae, calibration, frames, height, width, batch=8):
     """Model-space latents [frames, 4, h, w] of every frame's calibrated reference (TPC), kept on the
     CPU; encoded once, like the reference (the calibration warps the images on demand)."""
     if len(calibration) != frames:
@@ -43,8 +43,6 @@ def calibrated_latents(model, vae, calibration, frames, height, width, batch=8, 
         images = calibration.warp_images(range(start, min(start + batch, frames)), width, height)
         images = torch.from_numpy(images[..., :3]).float()
         latents.append(model.model.process_latent_in(vae.encode(images)).cpu())
-        if progress is not None:
-            progress()
     return torch.cat(latents)
 
 

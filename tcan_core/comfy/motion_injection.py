@@ -105,25 +105,26 @@ def check_fits(diffusion_model, modules):
                 "AnimateDiff SD1.5 motion modules need an SD1.5 model")
 
 
-def make_injection(modules):
-    """A PatcherInjection that inserts the modules into the patcher's UNet and removes them again."""
+def make_injection(wrappers, model_of=lambda patcher: patcher.model.diffusion_model):
+    """A PatcherInjection that inserts wrapped modules ({motion module name: wrapper}) into the blocks
+    of the patcher's network (`model_of`: the UNet by default, or a ControlNet) and removes them again."""
     from comfy.patcher_extension import PatcherInjection
 
-    wrappers = {name: InjectedMotionModule(name, module) for name, module in modules.items()}
+    wrapper_type = type(next(iter(wrappers.values())))
 
     def inject(patcher):
-        diffusion_model = patcher.model.diffusion_model
+        network = model_of(patcher)
         for name, wrapper in wrappers.items():
-            block = _block(diffusion_model, name)
+            block = _block(network, name)
             if not any(layer is wrapper for layer in block):
                 block.insert(insert_position(block), wrapper)
 
     def eject(patcher):
-        diffusion_model = patcher.model.diffusion_model
+        network = model_of(patcher)
         for name in wrappers:
-            block = _block(diffusion_model, name)
+            block = _block(network, name)
             for i in reversed(range(len(block))):
-                if isinstance(block[i], InjectedMotionModule):
+                if isinstance(block[i], wrapper_type):
                     del block[i]
 
     return PatcherInjection(inject=inject, eject=eject)

@@ -39,7 +39,8 @@ def apply_motion_modules(model, modules, *, cross_frame_norm=False, beta_schedul
     motion_patcher = comfy.model_patcher.ModelPatcher(
         MotionModuleSet(modules), load_device=patched.load_device, offload_device=patched.offload_device)
     patched.set_additional_models(INJECTION_KEY, [motion_patcher])
-    patched.set_injections(INJECTION_KEY, [make_injection(modules)])
+    wrappers = {name: InjectedMotionModule(name, module) for name, module in modules.items()}
+    patched.set_injections(INJECTION_KEY, [make_injection(wrappers)])
     patched.set_model_forward_timestep_embed_patch((InjectedMotionModule, run_injected_module))
     if cross_frame_norm:
         apply_cross_frame_group_norm(patched)

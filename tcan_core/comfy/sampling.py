@@ -38,16 +38,16 @@ class WindowedSampling:
                              "frames; give Sample Long Video one latent per pose frame")
         import comfy.model_management
 
-        self.calls += 1
-        state = self.state(self.calls - 1) if callable(self.state) else self.state
+        evaluation, self.calls = self.calls, self.calls + 1
+        state = self.state(evaluation) if callable(self.state) else self.state
         outputs = None
         for index, window in enumerate(self.windows):
             comfy.model_management.throw_exception_if_processing_interrupted()
             frames = torch.tensor(window, device=x_in.device)
             options = dict(model_options)
             transformer_options = dict(model_options.get("transformer_options", {}))
-            transformer_options[KEY] = {**state, "evaluation": self.calls, "frames": window, "latents": x_in, "num_frames": self.num_frames,
-                                        "temperature": self.temperatures[index]}
+            transformer_options[KEY] = {**state, "evaluation": evaluation, "frames": window, "latents": x_in,
+                                        "num_frames": self.num_frames, "temperature": self.temperatures[index]}
             options["transformer_options"] = transformer_options
             window_x = x_in[frames]
             self.peak_window_bytes = max(self.peak_window_bytes, _bytes(window_x, self.temperatures[index],
