@@ -3,6 +3,9 @@
 COMFYUI_PATH names the ComfyUI tree (see tests/comfy/README.md); everything here is imported
 from it, nothing is copied. Import order matters: CPU mode must be set before
 comfy.model_management is imported, or it looks for CUDA.
+
+TCAN_EXTRA_NODE_PACKS may list further custom-node pack directories (separated by os.pathsep), loaded
+after this pack, e.g. comfyui_controlnet_aux so the workflows that use its DWPreprocessor get validated.
 """
 
 import asyncio
@@ -51,6 +54,9 @@ def start():
     loaded = asyncio.run(nodes.load_custom_node(PACK_DIR))
     if not loaded:
         raise RuntimeError(f"ComfyUI did not load the pack at {PACK_DIR}; see the log above")
+    for extra in filter(None, os.environ.get("TCAN_EXTRA_NODE_PACKS", "").split(os.pathsep)):
+        if not asyncio.run(nodes.load_custom_node(os.path.abspath(extra))):
+            raise RuntimeError(f"ComfyUI did not load the TCAN_EXTRA_NODE_PACKS pack at {extra}; see the log above")
     _state.update(nodes=nodes, work=work)
     return nodes
 
