@@ -66,6 +66,11 @@ class SampleLongVideo(io.ComfyNode):
                 TCANCalibration.Input("calibration", optional=True,
                                       tooltip="TPC: Procrustes Calibrate's output for the same pose sequence; each "
                                               "frame also attends to its calibrated reference (propagated per group)."),
+                io.Boolean.Input("tpc_attention_masks", default=False, optional=True,
+                                 tooltip="With a calibration: the public TPC code's attention masks. Pixels on the "
+                                         "driving person see only the calibrated person; background pixels see only "
+                                         "the reference's background. Off: the paper (no masks). Costs a second "
+                                         "attention in the mid/up blocks."),
             ],
             outputs=[io.Latent.Output()],
         )
@@ -73,7 +78,7 @@ class SampleLongVideo(io.ComfyNode):
     @classmethod
     def execute(cls, model, tcan, positive, negative, vae, reference_image, pose_images, seed, steps, cfg, sampler_name,
                 scheduler, window_length, overlap, closed_loop, fusion, controlnet_strength, denoise,
-                repeat_window_noise, latent=None, calibration=None) -> io.NodeOutput:
+                repeat_window_noise, latent=None, calibration=None, tpc_attention_masks=False) -> io.NodeOutput:
         if overlap >= window_length:
             raise ValueError(f"overlap ({overlap}) must be smaller than window_length ({window_length})")
         frames = pose_images.shape[0] if hasattr(pose_images, "shape") else 0
@@ -83,6 +88,7 @@ class SampleLongVideo(io.ComfyNode):
             model, tcan, positive, negative, vae, reference_image, pose_images, seed=seed, steps=steps, cfg=cfg,
             sampler_name=sampler_name, scheduler=scheduler, window_length=window_length, overlap=overlap,
             closed_loop=closed_loop, fusion=fusion, controlnet_strength=controlnet_strength, denoise=denoise,
-            latent=latent, repeat_window_noise=repeat_window_noise, calibration=calibration, progress=progress,
+            latent=latent, repeat_window_noise=repeat_window_noise, calibration=calibration,
+            tpc_attention_masks=tpc_attention_masks, progress=progress,
             callback=middle_frame_preview(model, progress))
         return io.NodeOutput(out)

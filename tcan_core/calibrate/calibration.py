@@ -8,9 +8,11 @@ frames at 512x512 would otherwise be 3 GB of float32.
 from collections import Counter
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .propagation import PropagationGroups
+from .silhouette import pose_silhouette
 from .warp import compose, scaling, warp_image, warp_mask
 
 
@@ -32,6 +34,9 @@ class Calibration:
         transform (source -1: no frame could be calibrated; the uncalibrated resize is used).
     reasons: {frame: why it fell back}.
     groups: the Iterative Propagation groups (M groups of consecutive frames).
+    driving_bodies: float [L, 18, 3], the tracked driving person per frame on the canvas (zeros where
+        none), for the pose silhouettes that stand in for missing driving masks.
+    driving_masks: optional float32 [L, H, W] in 0..1, the user's target person masks (any size).
     """
 
     reference_image: np.ndarray
@@ -50,6 +55,8 @@ class Calibration:
     subset_search: bool = True
     mask_source: str = "pose silhouette for the reference, pose silhouettes for the driving frames"
     notes: tuple = ()
+    driving_bodies: np.ndarray = None
+    driving_masks: np.ndarray = None
 
     def __len__(self):
         return len(self.matrices)
@@ -75,6 +82,22 @@ class Calibration:
         """float32 [h, w]: the calibrated reference person mask of frame `index` (soft edges)."""
         width, height = int(width or self.width), int(height or self.height)
         return warp_mask(self.reference_mask, self.matrix(index, width, height), width, height)
+
+    def driving_mask(self, index, width=None, height=None):
+        """float32 [h, w] in 0..1: the driving (target) person of frame `index` at width x height (the
+        user's mask resized, else the pose silhouette; empty when unknown). The public TPC code's
+        attention masks let only the queries inside it see calibrated tokens."""
+        width, height = int(width or self.width), int(height or self.height)
+        if self.driving_masks is not None:
+            mask = np.asarray(self.driving_masks[index], dtype=np.float32)
+            if mask.shape != (height, width):
+                shrink = mask.shape[0] * mask.shape[1] > width * height
+                mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+            return np.clip(mask, 0.0, 1.0)
+        if self.driving_bodies is None:
+            return np.zeros((height, width), np.float32)
+        body = self.driving_bodies[index] * [width / self.width, height / self.height, 1.0]
+        return pose_silhouette(body, width, height, supersample=2).astype(np.float32)
 
     def warp_images(self, indices=None, width=None, height=None):
         """float32 [n, h, w, C] for the given frames (default: all). Mind the memory for many frames."""

@@ -199,7 +199,8 @@ def calibrate(reference_image, reference_pose, driving_pose, *, reference_mask=N
         reference_image=image, reference_mask=ref_mask, width=width, height=height, matrices=matrices,
         iou_before=iou_before, iou_after=iou_after, subsets=subsets, subset_names=names, fallback=fallback,
         source=source, reasons=reasons, groups=groups, subset_search=bool(subset_search),
-        mask_source=_mask_source(reference_mask is not None, driving_masks is not None), notes=tuple(notes))
+        mask_source=_mask_source(reference_mask is not None, driving_masks is not None), notes=tuple(notes),
+        driving_bodies=bodies.astype(np.float32), driving_masks=driving_masks)
 
 
 def _frame_choice(ref_body, body, has_person, common, score, search):

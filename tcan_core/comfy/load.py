@@ -48,5 +48,6 @@ def load_tcan(model, control_net, motion_modules, *, weights=None, lora_strength
     controlnet = make_temporal_controlnet(control_net, control_modules if temporal_controlnet else None,
                                           chunk_length=chunk_length)
     bundle = TCANBundle(controlnet=controlnet, ptm_tau=float(ptm_tau), reference_attention=reference_attention,
+                        reference_strength=float(reference_strength), uncond_reference=bool(uncond_reference),
                         mode="tcan weights" if weights is not None else "zero-shot", notes=notes)
     return patched, bundle

@@ -6,6 +6,7 @@ import torch
 from ..temporal.fusion import frame_weights
 from ..temporal.temperature import temperature_map
 from ..temporal.windows import sliding_windows
+from .masked_reference import apply_masked_reference_attention
 from .sampling import WindowedSampling, add_window_loop
 
 
@@ -19,16 +20,21 @@ def check_pose_images(pose_images):
     return frames, height, width
 
 
-def reference_latent(model, vae, reference_image, height, width):
-    """Clean reference latent in model space, at the frames' size. A reference of another size or
-    aspect ratio is scaled to cover the frame and centre-cropped (so it is never distorted)."""
+def cover(images, width, height, method="bicubic"):
+    """[B, C, H, W] -> [B, C, height, width]: scaled to cover the frame and centre-cropped, so an image
+    of another aspect ratio is never distorted."""
     import comfy.utils
 
+    if images.shape[-2:] == (height, width):
+        return images
+    return comfy.utils.common_upscale(images, width, height, method, "center")
+
+
+def reference_latent(model, vae, reference_image, height, width):
+    """Clean reference latent in model space, at the frames' size (the reference covers the frame)."""
     if not isinstance(reference_image, torch.Tensor) or reference_image.ndim != 4:
         raise ValueError("reference_image must be an IMAGE")
-    image = reference_image[:1, :, :, :3]
-    if image.shape[1:3] != (height, width):
-        image = comfy.utils.common_upscale(image.movedim(-1, 1), width, height, "bicubic", "center").movedim(1, -1)
+    image = cover(reference_image[:1, :, :, :3].movedim(-1, 1), width, height).movedim(1, -1)
     return model.model.process_latent_in(vae.encode(image))
 
 
@@ -46,24 +52,52 @@ def calibrated_latents(model, vae, calibration, frames, height, width, batch=8):
     return torch.cat(latents)
 
 
+def latent_masks(masks, downscale=8):
+    """[n, H, W] masks in 0..1 -> [n, H/8, W/8] area fractions (what the latent's tokens cover)."""
+    return torch.nn.functional.avg_pool2d(torch.as_tensor(masks, dtype=torch.float32)[:, None], downscale)[:, 0]
+
+
+class PersonMasks:
+    """The public TPC code's attention masks at latent resolution, for every frame of the clip:
+    the reference person (the reference image's mask covering the frame, like the image), each
+    frame's calibrated (warped) reference person, and each frame's driving person."""
+
+    def __init__(self, calibration, frames, height, width):
+        reference = torch.from_numpy(calibration.reference_mask)[None, None]
+        self.reference = latent_masks(cover(reference, width, height, "bilinear")[:, 0].clamp(0, 1))
+        self.calibrated = torch.cat([latent_masks(calibration.warp_masks(range(start, min(start + 32, frames)),
+                                                                         width, height))
+                                     for start in range(0, frames, 32)])
+        self.driving = torch.cat([latent_masks(np.stack([calibration.driving_mask(i, width, height)
+                                                         for i in range(start, min(start + 32, frames))]))
+                                  for start in range(0, frames, 32)])
+
+
 class PropagatedReferences:
     """TPC's iterative propagation per model evaluation: each group of frames uses one randomly drawn
     member's calibrated image (seeded by the run's seed and the evaluation index, so the same for
-    all windows of a step and reproducible); every frame attends to [reference, its group's image]."""
+    all windows of a step and reproducible); every frame attends to [reference, its group's image].
+    With masks (PersonMasks), the public code's attention masks go along (masked_reference.py)."""
 
-    def __init__(self, reference, calibrated, groups, seed):
+    def __init__(self, reference, calibrated, groups, seed, masks=None):
         self.reference = reference
         self.calibrated = calibrated
         self.groups = groups
         self.seed = int(seed)
+        self.masks = masks
         group_of = torch.as_tensor(groups.group_of(), dtype=torch.long)
         self.slots = torch.stack([torch.zeros_like(group_of), 1 + group_of], dim=1)  # [frames, 2]
 
     def __call__(self, evaluation):
         members, _ = self.groups.draw(np.random.default_rng([self.seed, evaluation]))
-        chosen = self.calibrated[torch.as_tensor(np.asarray(members), dtype=torch.long)]
-        latents = torch.cat([self.reference, chosen.to(self.reference)])
-        return {"reference_latent": latents, "reference_slots": self.slots}
+        members = torch.as_tensor(np.asarray(members), dtype=torch.long)
+        latents = torch.cat([self.reference, self.calibrated[members].to(self.reference)])
+        state = {"reference_latent": latents, "reference_slots": self.slots}
+        if self.masks is not None:
+            state["reference_masks"] = torch.cat([self.masks.reference, self.masks.calibrated[members]])
+            state["reference_calibrated"] = torch.arange(len(latents)) > 0
+            state["query_masks"] = self.masks.driving
+        return state
 
 
 def window_temperatures(pose_images, windows, tau):
@@ -111,9 +145,10 @@ def initial_noise(latent, seed, window_length, repeat_window_noise):
 def sample_long_video(model, bundle, positive, negative, vae, reference_image, pose_images, *, seed, steps, cfg,
                       sampler_name, scheduler, window_length=16, overlap=4, closed_loop=False, fusion="uniform",
                       controlnet_strength=1.0, denoise=1.0, latent=None, repeat_window_noise=False, calibration=None,
-                      progress=None, callback=None):
+                      tpc_attention_masks=False, progress=None, callback=None):
     """-> (LATENT {"samples": [frames, 4, h, w]}, the window loop). calibration: TPC's Calibration for
-    the same pose sequence (optional); progress: optional object with step() (per window); callback:
+    the same pose sequence (optional); tpc_attention_masks: the public TPC code's attention masks
+    (calibrated tokens for the person, reference tokens for the background); progress: optional object with step() (per window); callback:
     the sampler's per-step callback(step, x0, x, total_steps) (previews)."""
     import comfy.sample
 
@@ -132,12 +167,17 @@ def sample_long_video(model, bundle, positive, negative, vae, reference_image, p
         raise ValueError("TPC calibration feeds reference attention; turn reference_attention on in Load TCAN")
     if bundle.reference_attention:
         state["reference_latent"] = reference_latent(model, vae, reference_image, height, width)
+    if tpc_attention_masks and calibration is None:
+        raise ValueError("tpc_attention_masks needs a calibration (connect Procrustes Calibrate)")
     if calibration is not None:
         calibrated = calibrated_latents(model, vae, calibration, frames, height, width)
-        state = PropagatedReferences(state["reference_latent"], calibrated, calibration.groups, seed)
+        masks = PersonMasks(calibration, frames, height, width) if tpc_attention_masks else None
+        state = PropagatedReferences(state["reference_latent"], calibrated, calibration.groups, seed, masks)
     windowed = WindowedSampling(windows, weights, window_temperatures(pose_images, windows, bundle.ptm_tau), state,
                                 on_window=progress.step if progress is not None else None)
     patched = add_window_loop(model.clone(), windowed)
+    if tpc_attention_masks:
+        apply_masked_reference_attention(patched, bundle.reference_strength, bundle.uncond_reference)
     positive = with_control(positive, bundle.controlnet, pose_images, controlnet_strength)
     negative = with_control(negative, bundle.controlnet, pose_images, controlnet_strength)
     noise = initial_noise(latent_image, seed, window_length, repeat_window_noise)

@@ -131,12 +131,20 @@ class ReferenceStrength:
         from comfy.ldm.modules.attention import optimized_attention
 
         heads = extra_options["n_heads"]
-        with_reference = optimized_attention(q, k, v, heads)
         own = q.shape[1]
         if k.shape[1] == own:  # no reference this call
+            return optimized_attention(q, k, v, heads)
+        with_reference = self.attend(q, k, v, extra_options)
+        if self.strength == 1.0:
             return with_reference
         plain = optimized_attention(q, k[:, :own], v[:, :own], heads)
         return plain + self.strength * (with_reference - plain)
+
+    def attend(self, q, k, v, extra_options):
+        """Attention over [own tokens, reference tokens] (subclasses mask it)."""
+        from comfy.ldm.modules.attention import optimized_attention
+
+        return optimized_attention(q, k, v, extra_options["n_heads"])
 
 
 def apply_reference_attention(patcher, uncond_reference=False, appearance=None, strength=1.0):

@@ -124,6 +124,49 @@ def test_tpc_calibrated_references_join_the_attention(tcan):
     assert all(t.shape[0] == 5 for t in patch.bank.tokens.values())
 
 
+def tpc_calibration(frames, **options):
+    import numpy as np
+
+    from tcan_core.calibrate import calibrate
+    from tcan_core.pose import retarget
+    from tcan_core.pose.pose_json import load_pose_json
+    from tcan_core.samples import DRIVING_POSE, REFERENCE_POSE
+
+    reference_pose = load_pose_json(REFERENCE_POSE)
+    driving = retarget(reference_pose, load_pose_json(DRIVING_POSE)[:frames])
+    image = np.random.default_rng(0).random((512, 384, 3)).astype(np.float32)
+    return calibrate(image, reference_pose, driving, num_groups=4, **options)
+
+
+def test_tpc_attention_masks_split_person_and_background(tcan):
+    import dataclasses
+
+    import numpy as np
+
+    frames = 20
+    calibration = tpc_calibration(frames)
+    masked, windowed = run(tcan, seed=2, frames=frames, calibration=calibration, tpc_attention_masks=True)
+    unmasked, _ = run(tcan, seed=2, frames=frames, calibration=calibration)
+    assert torch.isfinite(masked["samples"]).all()
+    assert not torch.allclose(masked["samples"], unmasked["samples"], atol=1e-4)
+    state = windowed.state(0)
+    assert state["query_masks"].shape == (frames, 8, 8) and state["reference_masks"].shape == (5, 8, 8)
+    assert state["query_masks"].amax() == 1 and state["query_masks"].amin() == 0  # the silhouettes, not empty
+    assert state["reference_calibrated"].tolist() == [False] + [True] * 4
+    # Nobody in the driving frames and no person in the reference: every query is background and may
+    # see all reference tokens and no calibrated token, which is plain reference attention (no TPC).
+    empty = dataclasses.replace(calibration, reference_mask=np.zeros_like(calibration.reference_mask),
+                                driving_masks=np.zeros((frames, 64, 64), np.float32))
+    background_only, _ = run(tcan, seed=2, frames=frames, calibration=empty, tpc_attention_masks=True)
+    reference_only, _ = run(tcan, seed=2, frames=frames)
+    scale = reference_only["samples"].abs().max()
+    torch.testing.assert_close(background_only["samples"] / scale, reference_only["samples"] / scale,
+                               atol=1e-4, rtol=0)
+    assert not torch.allclose(background_only["samples"], unmasked["samples"], atol=1e-4)
+    with pytest.raises(ValueError, match="needs a calibration"):
+        run(tcan, frames=frames, tpc_attention_masks=True)
+
+
 @pytest.mark.parametrize("name", ["tcan_zero_shot.json", "tcan_tpc.json"])
 def test_bundled_tcan_workflows_run_end_to_end(comfy_nodes, name):
     import glob

@@ -117,6 +117,23 @@ def test_masks_from_inputs_replace_the_silhouettes(sample):
     assert "input masks for the driving" in with_drv.summary() and "input mask for the reference" in resized.summary()
 
 
+def test_driving_masks_are_the_input_masks_or_the_pose_silhouettes(sample):
+    image, reference, driving = sample
+    driving = driving[:3]
+    cal = calibrate(image, reference, driving)
+    for i, frame in enumerate(driving):
+        expected = pose_silhouette(keypoints(frame), 512, 512, supersample=2)
+        np.testing.assert_array_equal(cal.driving_mask(i), expected)
+        half = pose_silhouette(keypoints(frame) * [0.5, 0.25, 1], 256, 128, supersample=2)
+        np.testing.assert_array_equal(cal.driving_mask(i, 256, 128), half)  # scaled per axis, like rendered poses
+    masks = np.random.default_rng(0).random((3, 64, 64)).astype(np.float32)
+    given = calibrate(image, reference, driving, driving_masks=masks)
+    np.testing.assert_array_equal(given.driving_mask(1, 64, 64), masks[1])
+    np.testing.assert_allclose(given.driving_mask(2, 32, 32), masks[2].reshape(32, 2, 32, 2).mean(axis=(1, 3)),
+                               atol=1e-6)
+    assert given.driving_mask(0).shape == (512, 512)
+
+
 def person(xy, visible=None):
     return frame(xy, visible=visible)["people"][0]
 
@@ -187,7 +204,8 @@ def test_a_thousand_frames_stay_small_and_report_progress(sample):
     assert np.isfinite(cal.matrices).all() and not cal.fallback.any()
     assert set(np.diff(cal.groups.bounds)) == {33, 34}
     stored = sum(v.nbytes for v in vars(cal).values() if isinstance(v, np.ndarray))
-    assert stored < cal.reference_image.nbytes + cal.reference_mask.nbytes + 100_000  # no per-frame images
+    # no per-frame images: a few hundred bytes per frame (matrix, IoUs, driving keypoints)
+    assert stored < cal.reference_image.nbytes + cal.reference_mask.nbytes + 1000 * 512
 
 
 def test_uint8_and_batched_reference_images_are_accepted(sample):

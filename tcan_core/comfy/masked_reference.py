@@ -1,0 +1,67 @@
+"""TPC's public-code attention masks in ComfyUI's UNet (Sample Long Video's `tpc_attention_masks`).
+
+An attn1 replace patch at the reference-attention sites (mid block and up blocks), on top of
+ReferenceAttention's extended K/V [own, reference, calibrated]: queries inside the driving person
+see their own tokens and the calibrated person's tokens; background queries see their own tokens
+and the reference's background tokens (tcan_core.appearance.masking). Rows without reference
+tokens (uncond, TCAN's convention) keep plain self-attention.
+
+The masks come per model evaluation in transformer_options["tcan"] (set by the long-video sampler):
+    "query_masks": [N, h, w] driving person per frame (absolute frame index), latent resolution
+    "reference_masks": [R, h, w] person mask of each recorded reference image
+    "reference_calibrated": bool [R], which recorded images are calibrated (else the reference)
+"""
+
+import torch
+
+from ..appearance.masking import (
+    extra_key_permissions,
+    masked_reference_attention,
+    token_masks,
+)
+from .reference_attention import ReferenceAttention, ReferenceStrength, fusion_sites
+from .transformer_options import tcan_state
+
+
+class MaskedReferenceAttention(ReferenceStrength):
+    def __init__(self, strength=1.0, uncond_reference=False):
+        super().__init__(strength)
+        self.uncond_reference = uncond_reference
+
+    def attend(self, q, k, v, extra_options):
+        from comfy.ldm.modules.attention import optimized_attention
+
+        state = tcan_state(extra_options)
+        if state.get("reference_masks") is None:
+            return super().attend(q, k, v, extra_options)
+        kinds = extra_options.get("cond_or_uncond") or [0]
+        frames = q.shape[0] // len(kinds)
+        grid = extra_options["activations_shape"][-2:]
+        if grid[0] * grid[1] != q.shape[1]:
+            raise ValueError(f"{q.shape[1]} query tokens do not fit the {grid[0]}x{grid[1]} token grid")
+        slots = ReferenceAttention._slots(state, frames, len(kinds))
+        if slots is None:
+            raise ValueError("TPC attention masks need the calibrated references (a calibration)")
+        window = torch.as_tensor(state.get("frames") or list(range(frames)))
+        person_queries = token_masks(state["query_masks"][window], grid).repeat(len(kinds), 1)
+        person_tokens = token_masks(state["reference_masks"], grid)[slots]
+        calibrated = torch.as_tensor(state["reference_calibrated"], dtype=torch.bool)[slots]
+        person_keys, background_keys = extra_key_permissions(person_tokens, calibrated)
+        # rows without reference carry copies of their own tokens: all keys allowed = plain attention
+        plain = torch.tensor([not (kind == 0 or self.uncond_reference) for kind in kinds]).repeat_interleave(frames)
+        person_keys[plain] = True
+        background_keys[plain] = True
+
+        def attention(q, k, v, heads, mask):
+            return optimized_attention(q, k, v, heads, mask=mask)
+
+        return masked_reference_attention(q, k, v, extra_options["n_heads"], person_queries, person_keys,
+                                          background_keys, attention)
+
+
+def apply_masked_reference_attention(patcher, strength=1.0, uncond_reference=False):
+    """Register the masked reference attention on a (cloned) patcher that has reference attention."""
+    patch = MaskedReferenceAttention(strength, uncond_reference)
+    for name, number, index in fusion_sites(patcher.model.diffusion_model):
+        patcher.set_model_attn1_replace(patch, name, number, index)
+    return patch
