@@ -5,7 +5,8 @@
 One step of one 16-frame window with cond and uncond: the UNet with motion modules, then the same
 with reference attention (the appearance pass on the reference runs once per step, and frames
 attend to [own, reference] tokens), then with the reference plus 8 calibrated images (appearance
-pass on 9 images, frames attend to [own, reference, their calibrated image]). Interleaved medians.
+pass on 9 images, frames attend to [own, reference, their calibrated image]), and that with the
+public TPC code's attention masks (a person box in the middle of every mask). Interleaved medians.
 """
 
 import argparse
@@ -24,6 +25,7 @@ def main():
     import comfy.model_management
     import torch
 
+    from tcan_core.comfy.masked_reference import apply_masked_reference_attention
     from tcan_core.comfy.motion_patch import apply_motion_modules
     from tcan_core.comfy.reference_attention import apply_reference_attention
 
@@ -32,11 +34,17 @@ def main():
     plain = apply_motion_modules(model, modules)
     with_reference = apply_motion_modules(model, modules)
     apply_reference_attention(with_reference)
+    masked = with_reference.clone()
+    apply_masked_reference_attention(masked)
     x = torch.randn(2 * args.frames, 4, args.latent, args.latent, device=device, dtype=dtype)
     latents = torch.randn(9, 4, args.latent, args.latent, device=device, dtype=dtype)
     group = torch.arange(args.frames) * 8 // args.frames  # 8 groups of frames
     slots = torch.stack([torch.zeros_like(group), 1 + group], dim=1)
 
+    box = torch.zeros(args.latent, args.latent)
+    box[args.latent // 4:3 * args.latent // 4, args.latent // 3:2 * args.latent // 3] = 1
+    masks = {"query_masks": box.expand(args.frames, -1, -1), "reference_masks": box.expand(9, -1, -1),
+             "reference_calibrated": torch.arange(9) > 0}
     calls = iter(range(10 ** 9))
 
     def fresh(state):
@@ -53,6 +61,7 @@ def main():
         "+ reference attention": call(with_reference, fresh({"reference_latent": latents[:1]})),
         "+ reference + 8 calibrated": call(with_reference, fresh({"reference_latent": latents,
                                                                  "reference_slots": slots})),
+        "+ ... with TPC masks": call(masked, fresh({"reference_latent": latents, "reference_slots": slots, **masks})),
     }, args.repeats)
     print(f"one step of a {args.frames}-frame window (cond + uncond), latent {args.latent}x{args.latent}, {device}")
     for name, value in median.items():
@@ -60,6 +69,7 @@ def main():
     base = median["motion modules"]
     print(f"reference attention / without: {median['+ reference attention'] / base:.3f}")
     print(f"reference + 8 calibrated / without: {median['+ reference + 8 calibrated'] / base:.3f}")
+    print(f"reference + 8 calibrated with TPC masks / without: {median['+ ... with TPC masks'] / base:.3f}")
 
 
 if __name__ == "__main__":

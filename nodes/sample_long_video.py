@@ -19,8 +19,9 @@ def middle_frame_preview(model, progress):
         return None
 
     def callback(step, x0, x, total_steps):
-        middle = x0.shape[0] // 2
-        progress.preview(previewer.decode_latent_to_preview_image("JPEG", x0[middle:middle + 1]))
+        middle = x0.shape[0] // 2  # the sampler's latents live on the offload device; previewers expect the GPU
+        frame = x0[middle:middle + 1].to(model.load_device)
+        progress.preview(previewer.decode_latent_to_preview_image("JPEG", frame))
     return callback
 
 

@@ -6,6 +6,11 @@ the cond/uncond batch window by window: each window's latents, timesteps and per
 map, the reference latents) go through ComfyUI's normal cond batching, and the predictions are
 averaged per frame with the fusion weights — cond and uncond separately; CFG is applied afterwards
 by the sampler. Every per-frame input is indexed by absolute frame index.
+
+Memory: a SAMPLER_SAMPLE wrapper keeps the sampler's state for all frames (noise, latents, sigmas,
+denoise mask) on the UNet's offload device (the CPU, unless ComfyUI keeps everything on the GPU);
+the window loop moves each window's latents and timesteps to the compute device and the
+predictions back, so compute-device memory does not grow with the number of frames.
 """
 
 import torch
@@ -31,6 +36,7 @@ class WindowedSampling:
         self.evaluations = 0  # UNet frame-evaluations (per cond chunk), for benchmarks
         self.calls = 0  # model evaluations of the sampler so far
         self.peak_window_bytes = 0  # largest per-window input handed to the model (benchmarks)
+        self.compute_device = None  # the UNet's load device (add_window_loop); None = x_in's device
 
     def __call__(self, executor, model, conds, x_in, timestep, model_options):
         if x_in.shape[0] != self.num_frames:
@@ -44,21 +50,22 @@ class WindowedSampling:
         for index, window in enumerate(self.windows):
             comfy.model_management.throw_exception_if_processing_interrupted()
             frames = torch.tensor(window, device=x_in.device)
+            device = self.compute_device or x_in.device
             options = dict(model_options)
             transformer_options = dict(model_options.get("transformer_options", {}))
             transformer_options[KEY] = {**state, "evaluation": evaluation, "frames": window, "latents": x_in,
                                         "num_frames": self.num_frames, "temperature": self.temperatures[index]}
             options["transformer_options"] = transformer_options
-            window_x = x_in[frames]
+            window_x = x_in[frames].to(device)
             self.peak_window_bytes = max(self.peak_window_bytes, _bytes(window_x, self.temperatures[index],
                                                                         *[v for v in state.values()
                                                                           if isinstance(v, torch.Tensor)]))
-            results = executor(model, conds, window_x, timestep[frames], options)
+            results = executor(model, conds, window_x, timestep[frames].to(device), options)
             weight = self.weights[index].to(device=x_in.device, dtype=x_in.dtype).view(-1, *[1] * (x_in.ndim - 1))
             if outputs is None:
                 outputs = [torch.zeros_like(x_in) for _ in results]
             for total, result in zip(outputs, results):
-                total.index_add_(0, frames, result * weight)
+                total.index_add_(0, frames, result.to(total.device) * weight)
             self.evaluations += len(window) * sum(c is not None for c in conds)
             if self.on_window is not None:
                 self.on_window()
@@ -69,11 +76,27 @@ def _bytes(*tensors):
     return sum(t.numel() * t.element_size() for t in tensors if t is not None)
 
 
+def sampler_state_on(device):
+    """SAMPLER_SAMPLE wrapper: the sampler runs its per-step math for all frames on `device`."""
+    def move(tensor):
+        return None if tensor is None else tensor.to(device)
+
+    def wrapper(executor, guider, sigmas, extra_args, callback, noise, latent_image=None, denoise_mask=None,
+                disable_pbar=False):
+        return executor(guider, move(sigmas), extra_args, callback, move(noise), move(latent_image),
+                        move(denoise_mask), disable_pbar)
+    return wrapper
+
+
 def add_window_loop(patcher, windowed):
-    """Register the window loop, and size ComfyUI's memory estimate for one window, not the whole clip
-    (otherwise a long clip makes ComfyUI load the UNet partially, as if all frames ran at once)."""
+    """Register the window loop; keep the sampler's all-frame state on the offload device; size
+    ComfyUI's memory estimate for one window, not the whole clip (otherwise a long clip makes
+    ComfyUI load the UNet partially, as if all frames ran at once)."""
     from comfy.patcher_extension import WrappersMP
 
+    windowed.compute_device = patcher.load_device
+    if patcher.offload_device != patcher.load_device:
+        patcher.add_wrapper_with_key(WrappersMP.SAMPLER_SAMPLE, WRAPPER_KEY, sampler_state_on(patcher.offload_device))
     window_frames = max(len(w) for w in windowed.windows)
 
     def estimate_for_one_window(executor, model, noise_shape, *args, **kwargs):

@@ -224,3 +224,42 @@ def test_memory_is_estimated_for_one_window_not_the_clip(tcan):
     comfy.sampler_helpers.prepare_sampling(clone, [1000, 4, 8, 8], [],
                                            model_options={"transformer_options": {"wrappers": copy_nested_dicts(clone.wrappers)}})
     assert seen == [[16, 4, 8, 8]]
+
+
+def test_all_frame_sampler_state_stays_on_the_offload_device_and_only_windows_move(tcan):
+    """Device plumbing on a CPU-only machine: the meta device stands in for "the other device" (the
+    offload device for the sampler's state, the compute device for the windows)."""
+    from comfy.patcher_extension import WrapperExecutor, WrappersMP
+
+    from tcan_core.comfy.sampling import WRAPPER_KEY, WindowedSampling, add_window_loop
+
+    _, _, _, _, patched, _ = tcan
+    other = torch.device("meta")
+    clone = patched.clone()
+    clone.offload_device = other
+    windowed = WindowedSampling([list(range(16)), list(range(12, 28))],
+                                [[1.0] * 12 + [0.5] * 4, [0.5] * 4 + [1.0] * 12], [None, None], {})
+    add_window_loop(clone, windowed)
+    assert windowed.compute_device == clone.load_device
+    (sampler_wrapper,) = clone.wrappers[WrappersMP.SAMPLER_SAMPLE][WRAPPER_KEY]
+    seen = []
+
+    def sampler(guider, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar):
+        seen.extend(t.device.type for t in (sigmas, noise, latent_image, denoise_mask))
+
+    state = [torch.zeros(28, 4, 8, 8) for _ in range(3)]
+    WrapperExecutor.new_class_executor(sampler, None, [sampler_wrapper]).execute(
+        None, torch.ones(3), {}, None, *state, True)
+    assert seen == ["meta"] * 4
+
+    windowed.compute_device = other
+    calls = []
+
+    def model_call(model, conds, x, timestep, options):
+        calls.append((x.device.type, timestep.device.type, x.shape[0]))
+        return [torch.ones(x.shape), torch.full(x.shape, 2.0)]  # as if computed there and brought back
+
+    x_in = torch.zeros(28, 4, 8, 8)
+    cond, uncond = windowed(model_call, None, [object(), object()], x_in, torch.ones(28), {})
+    assert calls == [("meta", "meta", 16)] * 2
+    assert cond.device == x_in.device and torch.equal(cond, torch.ones_like(x_in)) and torch.equal(uncond, 2 * cond)
