@@ -72,6 +72,9 @@ class SampleLongVideo(io.ComfyNode):
                                          "driving person see only the calibrated person; background pixels see only "
                                          "the reference's background. Off: the paper (no masks). Costs a second "
                                          "attention in the mid/up blocks."),
+                io.Float.Input("ptm_tau", default=-1.0, min=-1.0, max=20.0, step=0.1, optional=True,
+                               tooltip="Pose-driven temperature map strength for this run: -1 keeps Load TCAN's "
+                                       "(TCAN: 3); 0 turns PTM off."),
             ],
             outputs=[io.Latent.Output()],
         )
@@ -79,7 +82,8 @@ class SampleLongVideo(io.ComfyNode):
     @classmethod
     def execute(cls, model, tcan, positive, negative, vae, reference_image, pose_images, seed, steps, cfg, sampler_name,
                 scheduler, window_length, overlap, closed_loop, fusion, controlnet_strength, denoise,
-                repeat_window_noise, latent=None, calibration=None, tpc_attention_masks=False) -> io.NodeOutput:
+                repeat_window_noise, latent=None, calibration=None, tpc_attention_masks=False,
+                ptm_tau=-1.0) -> io.NodeOutput:
         if overlap >= window_length:
             raise ValueError(f"overlap ({overlap}) must be smaller than window_length ({window_length})")
         frames = pose_images.shape[0] if hasattr(pose_images, "shape") else 0
@@ -90,6 +94,6 @@ class SampleLongVideo(io.ComfyNode):
             sampler_name=sampler_name, scheduler=scheduler, window_length=window_length, overlap=overlap,
             closed_loop=closed_loop, fusion=fusion, controlnet_strength=controlnet_strength, denoise=denoise,
             latent=latent, repeat_window_noise=repeat_window_noise, calibration=calibration,
-            tpc_attention_masks=tpc_attention_masks, progress=progress,
+            tpc_attention_masks=tpc_attention_masks, ptm_tau=ptm_tau, progress=progress,
             callback=middle_frame_preview(model, progress))
         return io.NodeOutput(out)

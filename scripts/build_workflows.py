@@ -233,7 +233,7 @@ def sample_long_video(w, pos, load, ckpt, image, render):
               ("vae", "VAE"), ("reference_image", "IMAGE"), ("pose_images", "IMAGE"), ("latent", "LATENT"),
               ("calibration", "TCAN_CALIBRATION")]
     sampler = w.node("TCANSampleLongVideo", pos,
-                     [42, "fixed", 25, 7.5, "euler", "ddim_uniform", 16, 4, False, "uniform", 1.0, 1.0, False, False],
+                     [42, "fixed", 25, 7.5, "euler", "ddim_uniform", 16, 4, False, "uniform", 1.0, 1.0, False, False, -1.0],
                      size=(340, 520), inputs=inputs, outputs=[("LATENT", "LATENT")])
     positive = prompt(w, (pos[0] - 360, pos[1]), ckpt, "", title="Positive (TCAN: empty)")
     negative = prompt(w, (pos[0] - 360, pos[1] + 130), ckpt, "", title="Negative (TCAN: empty)")

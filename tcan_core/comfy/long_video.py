@@ -145,10 +145,11 @@ def initial_noise(latent, seed, window_length, repeat_window_noise):
 def sample_long_video(model, bundle, positive, negative, vae, reference_image, pose_images, *, seed, steps, cfg,
                       sampler_name, scheduler, window_length=16, overlap=4, closed_loop=False, fusion="uniform",
                       controlnet_strength=1.0, denoise=1.0, latent=None, repeat_window_noise=False, calibration=None,
-                      tpc_attention_masks=False, progress=None, callback=None):
+                      tpc_attention_masks=False, ptm_tau=None, progress=None, callback=None):
     """-> (LATENT {"samples": [frames, 4, h, w]}, the window loop). calibration: TPC's Calibration for
     the same pose sequence (optional); tpc_attention_masks: the public TPC code's attention masks
-    (calibrated tokens for the person, reference tokens for the background); progress: optional object with step() (per window); callback:
+    (calibrated tokens for the person, reference tokens for the background); ptm_tau: the
+    pose-driven temperature map's tau (None or < 0: Load TCAN's, in the bundle; 0: off); progress: optional object with step() (per window); callback:
     the sampler's per-step callback(step, x0, x, total_steps) (previews)."""
     import comfy.sample
 
@@ -173,7 +174,8 @@ def sample_long_video(model, bundle, positive, negative, vae, reference_image, p
         calibrated = calibrated_latents(model, vae, calibration, frames, height, width)
         masks = PersonMasks(calibration, frames, height, width) if tpc_attention_masks else None
         state = PropagatedReferences(state["reference_latent"], calibrated, calibration.groups, seed, masks)
-    windowed = WindowedSampling(windows, weights, window_temperatures(pose_images, windows, bundle.ptm_tau), state,
+    tau = bundle.ptm_tau if ptm_tau is None or ptm_tau < 0 else ptm_tau
+    windowed = WindowedSampling(windows, weights, window_temperatures(pose_images, windows, tau), state,
                                 on_window=progress.step if progress is not None else None)
     patched = add_window_loop(model.clone(), windowed)
     if tpc_attention_masks:

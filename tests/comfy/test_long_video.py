@@ -263,3 +263,17 @@ def test_all_frame_sampler_state_stays_on_the_offload_device_and_only_windows_mo
     cond, uncond = windowed(model_call, None, [object(), object()], x_in, torch.ones(28), {})
     assert calls == [("meta", "meta", 16)] * 2
     assert cond.device == x_in.device and torch.equal(cond, torch.ones_like(x_in)) and torch.equal(uncond, 2 * cond)
+
+
+def test_ptm_tau_of_the_run_overrides_load_tcans(tcan):
+    import numpy as np
+
+    from tcan_core.temporal.temperature import temperature_map
+
+    pose_frames = (poses(8)[..., :3] * 255).round().to(torch.uint8).numpy()
+    _, off = run(tcan, frames=8, steps=1, ptm_tau=0)
+    _, stronger = run(tcan, frames=8, steps=1, ptm_tau=5.0)
+    _, default = run(tcan, frames=8, steps=1, ptm_tau=-1)
+    assert off.temperatures == [None]
+    np.testing.assert_allclose(stronger.temperatures[0].numpy(), temperature_map(pose_frames, 5.0))
+    np.testing.assert_allclose(default.temperatures[0].numpy(), temperature_map(pose_frames, tcan[5].ptm_tau))
