@@ -101,16 +101,18 @@ class PropagatedReferences:
 
 
 def window_temperatures(pose_images, windows, tau):
-    """Each window's PTM from its own pose frames (None everywhere when tau is 0)."""
+    """Each window's PTM from its own pose frames (None everywhere when tau is 0). Frames are
+    converted per window, so host memory holds no extra copy of the whole pose batch."""
     if tau <= 0:
         return [None] * len(windows)
-    poses = (pose_images[..., :3].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
     cache = {}
     out = []
     for window in windows:
         key = tuple(sorted(window))  # windows with the same frames share a map
         if key not in cache:
-            cache[key] = torch.from_numpy(temperature_map(poses[np.array(window)], tau))
+            frames = pose_images[list(window), :, :, :3]
+            poses = (frames.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+            cache[key] = torch.from_numpy(temperature_map(poses, tau))
         out.append(cache[key])
     return out
 
