@@ -9,6 +9,9 @@ transformer_options["tcan"] is a dict set per window by the sampler (absent = al
     "reference_latent": [R, 4, h, w] — clean reference latent(s) in model space (reference attention)
     "reference_slots": long [N, S] — per frame, which recorded references it attends to (TPC)
     "reference_pass": bool — set during the appearance pass itself
+    "query_masks": [N, h, w] — driving person per frame, latent resolution (TPC masks, masked_reference.py)
+    "reference_masks": [R, h, w] — person mask of each recorded reference image (TPC masks)
+    "reference_calibrated": bool [R] — which recorded images are calibrated, else the reference (TPC masks)
 """
 
 KEY = "tcan"

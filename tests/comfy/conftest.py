@@ -23,3 +23,25 @@ def comfy_nodes():
     from . import harness
 
     return harness.start()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def release_memory_after_each_module():
+    """Each module loads multi-GB models; unload them from ComfyUI and give the freed memory back to the
+    OS afterwards, or the suite's resident memory adds up past a 24 GB machine."""
+    yield
+    if os.environ.get("COMFYUI_PATH"):
+        from . import harness
+
+        harness.release_memory()
+
+
+@pytest.fixture(autouse=True)
+def release_memory_after_a_workflow():
+    """A workflow run loads its own copies of the checkpoint and ControlNet (GBs); drop them."""
+    yield
+    if os.environ.get("COMFYUI_PATH"):
+        from . import harness
+
+        if harness.workflow_ran():
+            harness.release_memory()

@@ -61,6 +61,30 @@ def start():
     return nodes
 
 
+def release_memory():
+    """Unload every model from ComfyUI, collect garbage and return glibc's free heap to the OS."""
+    import ctypes
+    import gc
+
+    import comfy.model_management
+
+    if not _state:
+        return
+    _state["workflow_ran"] = False
+    comfy.model_management.unload_all_models()
+    gc.collect()
+    comfy.model_management.cleanup_models_gc()
+    comfy.model_management.soft_empty_cache()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def workflow_ran():
+    return bool(_state.get("workflow_ran"))
+
+
 def work_dir():
     return _state["work"]
 
@@ -97,6 +121,7 @@ def execute(prompt):
         raise AssertionError(f"prompt invalid: {error} {node_errors}")
     server = _ServerStub()
     executor = execution.PromptExecutor(server, cache_type=False)
+    _state["workflow_ran"] = True  # its loaders loaded their own copies of the models
     executor.execute(prompt, str(uuid.uuid4()), {}, outputs)
     if not executor.success:
         errors = [data for event, data in executor.status_messages if event == "execution_error"]

@@ -7,6 +7,7 @@ import torch
 
 from tests.unit.test_reference_masking import dense_oracle
 
+from . import harness
 from .models import CHECKPOINT, MOTION_V2, empty_conditioning, model_path, sd15
 from .test_long_video import poses, tpc_calibration
 from .test_temporal_controlnet import CONTROLNET
@@ -51,10 +52,11 @@ def _sample(dtype):
     from tcan_core.comfy.long_video import sample_long_video
     from tcan_core.temporal import load_motion_modules
 
-    _, clip, vae = sd15()
+    model, clip, vae = sd15()  # float32
     options = {"dtype": dtype}
-    model = comfy.sd.load_checkpoint_guess_config(model_path("checkpoints", CHECKPOINT), output_vae=False,
-                                                  output_clip=False, model_options=options)[0]
+    if dtype != model.model.get_dtype():
+        model = comfy.sd.load_checkpoint_guess_config(model_path("checkpoints", CHECKPOINT), output_vae=False,
+                                                      output_clip=False, model_options=options)[0]
     control_net = comfy.controlnet.load_controlnet(model_path("controlnet", CONTROLNET), model_options=options)
     modules = load_motion_modules(comfy.utils.load_torch_file(model_path("animatediff_models", MOTION_V2)))
     patched, bundle = load_tcan(model, control_net, modules, reference_strength=0.5)
@@ -65,6 +67,8 @@ def _sample(dtype):
                                generator=torch.Generator().manual_seed(0)), poses(frames), seed=1, steps=1, cfg=2.0,
                                sampler_name="euler", scheduler="ddim_uniform", window_length=8, overlap=4,
                                calibration=tpc_calibration(frames), tpc_attention_masks=True)
+    del model, control_net, patched, bundle
+    harness.release_memory()
     return out["samples"]
 
 
