@@ -19,7 +19,7 @@ from ..appearance.masking import (
     masked_reference_attention,
     token_masks,
 )
-from .reference_attention import ReferenceAttention, ReferenceStrength, fusion_sites
+from .reference_attention import ReferenceStrength, fusion_sites, reference_rows, row_slots
 from .transformer_options import tcan_state
 
 
@@ -39,7 +39,7 @@ class MaskedReferenceAttention(ReferenceStrength):
         grid = extra_options["activations_shape"][-2:]
         if grid[0] * grid[1] != q.shape[1]:
             raise ValueError(f"{q.shape[1]} query tokens do not fit the {grid[0]}x{grid[1]} token grid")
-        slots = ReferenceAttention._slots(state, frames, len(kinds))
+        slots = row_slots(state, frames, len(kinds))
         if slots is None:
             raise ValueError("TPC attention masks need the calibrated references (a calibration)")
         window = torch.as_tensor(state.get("frames") or list(range(frames)))
@@ -48,7 +48,7 @@ class MaskedReferenceAttention(ReferenceStrength):
         calibrated = torch.as_tensor(state["reference_calibrated"], dtype=torch.bool)[slots]
         person_keys, background_keys = extra_key_permissions(person_tokens, calibrated)
         # rows without reference carry copies of their own tokens: all keys allowed = plain attention
-        plain = torch.tensor([not (kind == 0 or self.uncond_reference) for kind in kinds]).repeat_interleave(frames)
+        plain = ~reference_rows(kinds, frames, self.uncond_reference)
         person_keys[plain] = True
         background_keys[plain] = True
 

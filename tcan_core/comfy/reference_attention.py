@@ -35,6 +35,25 @@ def is_reference_pass(transformer_options):
     return bool(tcan_state(transformer_options).get("reference_pass"))
 
 
+def reference_rows(kinds, frames, uncond_reference):
+    """bool [rows]: the batch rows that attend to the reference (cond chunks; uncond ones only with
+    uncond_reference, TCAN's CFG convention is without)."""
+    return torch.tensor([kind == 0 or uncond_reference for kind in kinds for _ in range(frames)])
+
+
+def row_slots(state, frames, chunks):
+    """[rows, S] indices into the recorded images for each row of the batch, from
+    state["reference_slots"] ([num_frames, S], absolute frame indices) and the window's frames;
+    None without TPC."""
+    slots = state.get("reference_slots")
+    if slots is None:
+        return None
+    window = state.get("frames") or list(range(frames))
+    if len(window) != frames:
+        raise ValueError(f"reference slots for {len(window)} window frames but {frames} frames per chunk")
+    return slots[torch.as_tensor(window)].repeat(chunks, 1)
+
+
 class ReferenceAttention:
     """attn1_patch + DIFFUSION_MODEL wrapper sharing one ReferenceBank; one instance per patched MODEL."""
 
@@ -56,24 +75,12 @@ class ReferenceAttention:
             return n, context_attn1, value_attn1
         kinds = extra_options.get("cond_or_uncond") or [0]
         frames = n.shape[0] // len(kinds)
-        with_reference = torch.tensor([k == 0 or self.uncond_reference for k in kinds for _ in range(frames)])
-        slots = self._slots(tcan_state(extra_options), frames, len(kinds))
+        with_reference = reference_rows(kinds, frames, self.uncond_reference)
+        slots = row_slots(tcan_state(extra_options), frames, len(kinds))
         if slots is not None:  # TPC: per frame, the reference and its group's calibrated image
             tokens = tokens[slots.to(tokens.device)]
         extended = extend_self_attention_context(n, tokens, with_reference)
         return n, extended, extended
-
-    @staticmethod
-    def _slots(state, frames, chunks):
-        """[rows, S] indices into the recorded images for each row, from state["reference_slots"]
-        ([num_frames, S], absolute frame indices) and the window's frames; None without TPC."""
-        slots = state.get("reference_slots")
-        if slots is None:
-            return None
-        window = state.get("frames") or list(range(frames))
-        if len(window) != frames:
-            raise ValueError(f"reference slots for {len(window)} window frames but {frames} frames per chunk")
-        return slots[torch.as_tensor(window)].repeat(chunks, 1)
 
     # -- DIFFUSION_MODEL wrapper -----------------------------------------------------------
     def wrapper(self, executor, x, timesteps, context=None, y=None, control=None, transformer_options={}, **kwargs):
