@@ -65,12 +65,15 @@ class PersonMasks:
     def __init__(self, calibration, frames, height, width):
         reference = torch.from_numpy(calibration.reference_mask)[None, None]
         self.reference = latent_masks(cover(reference, width, height, "bilinear")[:, 0].clamp(0, 1))
-        self.calibrated = torch.cat([latent_masks(calibration.warp_masks(range(start, min(start + 32, frames)),
-                                                                         width, height))
-                                     for start in range(0, frames, 32)])
-        self.driving = torch.cat([latent_masks(np.stack([calibration.driving_mask(i, width, height)
-                                                         for i in range(start, min(start + 32, frames))]))
-                                  for start in range(0, frames, 32)])
+        self.calibrated = self._per_frame(frames, lambda indices: calibration.warp_masks(indices, width, height))
+        self.driving = self._per_frame(frames, lambda indices: np.stack([calibration.driving_mask(i, width, height)
+                                                                         for i in indices]))
+
+    @staticmethod
+    def _per_frame(frames, masks_of, chunk=32):
+        """Latent-resolution masks of every frame; full-size masks exist only 32 frames at a time."""
+        return torch.cat([latent_masks(masks_of(range(start, min(start + chunk, frames))))
+                          for start in range(0, frames, chunk)])
 
 
 class PropagatedReferences:
@@ -148,11 +151,13 @@ def sample_long_video(model, bundle, positive, negative, vae, reference_image, p
                       sampler_name, scheduler, window_length=16, overlap=4, closed_loop=False, fusion="uniform",
                       controlnet_strength=1.0, denoise=1.0, latent=None, repeat_window_noise=False, calibration=None,
                       tpc_attention_masks=False, ptm_tau=None, progress=None, callback=None):
-    """-> (LATENT {"samples": [frames, 4, h, w]}, the window loop). calibration: TPC's Calibration for
-    the same pose sequence (optional); tpc_attention_masks: the public TPC code's attention masks
-    (calibrated tokens for the person, reference tokens for the background); ptm_tau: the
-    pose-driven temperature map's tau (None or < 0: Load TCAN's, in the bundle; 0: off); progress: optional object with step() (per window); callback:
-    the sampler's per-step callback(step, x0, x, total_steps) (previews)."""
+    """-> (LATENT {"samples": [frames, 4, h, w]}, the window loop).
+
+    calibration: TPC's Calibration for the same pose sequence (optional); tpc_attention_masks: the
+    public TPC code's attention masks (calibrated tokens for the person, reference tokens for the
+    background); ptm_tau: the pose-driven temperature map's tau (None or < 0: Load TCAN's, in the
+    bundle; 0: off); progress: optional object with step() (per window); callback: the sampler's
+    per-step callback(step, x0, x, total_steps) (previews)."""
     import comfy.sample
 
     frames, height, width = check_pose_images(pose_images)

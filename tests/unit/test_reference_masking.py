@@ -62,7 +62,7 @@ def test_two_key_masked_attentions_equal_the_dense_public_code_mask(queries):
 
 def test_all_keys_allowed_is_plain_attention_over_everything():
     gen = torch.Generator().manual_seed(1)
-    q, k, v = torch.randn(2, 4, 8, generator=gen), torch.randn(2, 12, 8, generator=gen), torch.randn(2, 12, 8, generator=gen)
+    q, k, v = (torch.randn(2, n, 8, generator=gen) for n in (4, 12, 12))
     everything = torch.ones(2, 8, dtype=torch.bool)
     out = masked_reference_attention(q, k, v, 2, torch.rand(2, 4, generator=gen) > 0.5, everything, everything, sdpa)
     torch.testing.assert_close(out, sdpa(q, k, v, 2, None))
