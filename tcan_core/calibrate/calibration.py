@@ -13,7 +13,9 @@ import numpy as np
 
 from .propagation import PropagationGroups
 from .silhouette import pose_silhouette
-from .warp import compose, scaling, warp_image, warp_mask
+from ..frame_fit import fit_matrix, fit_image, fit_points
+from ..geometry import compose
+from .warp import warp_image, warp_mask
 
 
 @dataclass
@@ -68,10 +70,10 @@ class Calibration:
     def matrix(self, index, width=None, height=None):
         """2x3 matrix of frame `index` into an output of width x height (default: the canvas).
 
-        A different output size is reached by per-axis scaling, the way poses are rendered at
-        another size, so the calibrated image stays aligned with the rendered pose image."""
+        The canvas fits an output of another size the way rendered poses do (frame_fit.py), so the
+        calibrated image stays aligned with the rendered pose image."""
         width, height = width or self.width, height or self.height
-        return compose(scaling(width / self.width, height / self.height), self.matrices[index])
+        return compose(fit_matrix(self.width, self.height, width, height), self.matrices[index])
 
     def warp_image(self, index, width=None, height=None):
         """float32 [h, w, C]: the calibrated reference image of frame `index`."""
@@ -91,12 +93,11 @@ class Calibration:
         if self.driving_masks is not None:
             mask = np.asarray(self.driving_masks[index], dtype=np.float32)
             if mask.shape != (height, width):
-                shrink = mask.shape[0] * mask.shape[1] > width * height
-                mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+                mask = fit_image(mask, width, height, cv2.INTER_LINEAR)
             return np.clip(mask, 0.0, 1.0)
         if self.driving_bodies is None:
             return np.zeros((height, width), np.float32)
-        body = self.driving_bodies[index] * [width / self.width, height / self.height, 1.0]
+        body = fit_points(self.driving_bodies[index], (self.width, self.height), (width, height))
         return pose_silhouette(body, width, height, supersample=2).astype(np.float32)
 
     def warp_images(self, indices=None, width=None, height=None):
@@ -107,6 +108,15 @@ class Calibration:
     def warp_masks(self, indices=None, width=None, height=None):
         indices = range(len(self)) if indices is None else indices
         return np.stack([self.warp_mask(i, width, height) for i in indices])
+
+    def person_images(self, indices=None, width=None, height=None):
+        """float32 [n, h, w, C]: the calibrated images with the background screened out, as TPC encodes
+        them: the reference times its person mask, warped (black elsewhere). Screening before warping
+        keeps the interpolation from pulling background pixels into the person's edge."""
+        indices = range(len(self)) if indices is None else indices
+        width, height = int(width or self.width), int(height or self.height)
+        person = self.reference_image * self.reference_mask[..., None]
+        return np.stack([warp_image(person, self.matrix(i, width, height), width, height) for i in indices])
 
     def scale_and_angle(self):
         """(scale [L], rotation in degrees [L]) of every frame's transform, for reports."""

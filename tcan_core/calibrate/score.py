@@ -10,7 +10,7 @@ candidate costs a 128x128 nearest-neighbour warp and a count (about 15 microseco
 import cv2
 import numpy as np
 
-from .warp import as_3x3, scaling
+from ..geometry import as_3x3, scaling
 
 GRID_SIDE = 128
 

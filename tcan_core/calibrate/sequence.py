@@ -7,7 +7,8 @@ are mapped onto it per axis). Both are square-pixel spaces, so a similarity fitt
 the reference person's proportions even when the reference image and the driving canvas differ in
 size and aspect ratio (a fit in normalised coordinates would stretch the person).
 
-"Uncalibrated" means what a model sees without TPC: the reference image resized to the canvas.
+"Uncalibrated" means what a model sees without TPC: the reference image fitted into the canvas
+(frame_fit.py, the rule Sample Long Video places the reference by).
 It is the baseline of the IoU-before figure and the last-resort fallback.
 
 A frame cannot be calibrated when its driving pose has no person, fewer than 2 keypoints in
@@ -28,7 +29,7 @@ from .propagation import DEFAULT_GROUPS, PropagationGroups
 from .score import AlignmentScore, grid_size, to_grid
 from .silhouette import pose_silhouette
 from .subset import MAX_ZOOM, TPC_KEYPOINTS, best_subset, common_keypoints, describe_subset
-from .warp import scaling
+from ..frame_fit import fit_matrix
 
 PROGRESS_CHUNK = 32  # frames between progress callbacks
 SUPERSAMPLE = 4      # target silhouettes are drawn at 4x the scoring grid and area-averaged down
@@ -167,7 +168,7 @@ def calibrate(reference_image, reference_pose, driving_pose, *, reference_mask=N
         return pose_silhouette(_scaled(bodies[i], grid_w / width, grid_h / height), grid_w, grid_h,
                                supersample=SUPERSAMPLE)
 
-    uncalibrated = scaling(width / ref_w, height / ref_h)
+    uncalibrated = fit_matrix(ref_w, ref_h, width, height)
     matrices = np.repeat(uncalibrated[None], count, axis=0)
     iou_before, iou_after = np.zeros(count), np.zeros(count)
     subsets, names = [()] * count, [""] * count

@@ -1,10 +1,7 @@
 """Warping the reference image and mask with a calibration transform (TPC eq. 3).
 
-Coordinates: keypoints are continuous pixel coordinates with the origin at the top-left corner
-of the top-left pixel (pixel i covers [i, i+1); render.py and the per-axis canvas scaling use
-the same convention). OpenCV samples pixel centres at integer coordinates, so every matrix is
-shifted by half a pixel on both sides before it reaches cv2 (`cv2_matrix`); otherwise a warp to a
-4x smaller grid would be off by 1.5 source pixels.
+Coordinates: continuous pixel coordinates with the origin at the top-left corner of the top-left
+pixel, as everywhere in the pack (tcan_core/geometry.py, which also holds the matrix helpers).
 
 Borders: outside the reference image the calibrated image is black and the mask 0, as in the
 public TPC code. Replicating the border would smear background and clothes into the frame; with
@@ -14,37 +11,9 @@ a constant border the mask says exactly which pixels carry the reference person.
 import cv2
 import numpy as np
 
+from ..geometry import cv2_matrix
+
 MAX_SIDE = 16384  # cv2's practical limit on image sides
-
-
-def as_3x3(matrix):
-    """2x3 (or 3x3) affine matrix -> 3x3."""
-    m = np.asarray(matrix, dtype=np.float64)
-    if m.shape == (3, 3):
-        return m
-    if m.shape != (2, 3):
-        raise ValueError(f"expected a 2x3 affine matrix, got shape {m.shape}")
-    return np.vstack([m, [0.0, 0.0, 1.0]])
-
-
-def compose(*matrices):
-    """compose(A, B, C) = A · B · C as 2x3 (apply C first)."""
-    out = np.eye(3)
-    for m in matrices:
-        out = out @ as_3x3(m)
-    return out[:2]
-
-
-def scaling(sx, sy):
-    """2x3 matrix scaling x by sx and y by sy (e.g. one canvas to another, per axis)."""
-    return np.array([[float(sx), 0.0, 0.0], [0.0, float(sy), 0.0]])
-
-
-def cv2_matrix(matrix):
-    """A corner-origin 2x3 matrix -> the same map in OpenCV's pixel-centre convention."""
-    shift = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]])
-    unshift = np.array([[1.0, 0.0, -0.5], [0.0, 1.0, -0.5]])
-    return compose(unshift, matrix, shift)
 
 
 def _check_size(width, height):

@@ -16,6 +16,7 @@ import math
 import cv2
 import numpy as np
 
+from ..frame_fit import fit_points
 from .keypoints import frames_from_pose_keypoint
 from .skeleton import COLORS, HAND_EDGES, LIMBS, NUM_BODY_JOINTS
 
@@ -38,12 +39,12 @@ def _people_arrays(frames, attr, num_points, width, height):
     """Stack one part of every person of every frame: [P, num_points, 3] in output pixels + frame ids."""
     arrays, owners = [], []
     for f, frame in enumerate(frames):
-        canvas = np.array([frame.width, frame.height, 1.0])
-        size = np.array([width, height, 1.0])
         for person in frame.people:
             part = getattr(person, attr)
             if part is not None and len(part) == num_points:
-                arrays.append(part / canvas * size)  # via normalised coordinates, as the reference does
+                # the canvas fits the output (frame_fit.py); with equal aspects this is the reference's
+                # x / canvas * size
+                arrays.append(fit_points(part, (frame.width, frame.height), (width, height)))
                 owners.append(f)
     if not arrays:
         return np.zeros((0, num_points, 3)), np.zeros(0, dtype=int)
@@ -58,7 +59,9 @@ def _limb_geometry(body):
     drawn = (body[:, a, 2] > 0) & (body[:, b, 2] > 0)
     centre = np.trunc((p0 + p1) / 2).astype(np.int64)
     delta = p0 - p1
-    half_length = np.trunc(np.hypot(delta[..., 0], delta[..., 1]) / 2).astype(np.int64)
+    # the reference's (dx^2 + dy^2) ** 0.5, not np.hypot: they differ in the last bit, which flips int()
+    # of lengths such as 30 (29.999999999999996)
+    half_length = np.trunc((delta[..., 1] ** 2 + delta[..., 0] ** 2) ** 0.5 / 2).astype(np.int64)
     # math.atan2/degrees rather than numpy's SIMD versions: their last-bit differences flip int()
     # of angles such as -80.0 and would shift polygons by a pixel against the reference.
     angle = np.array([int(math.degrees(math.atan2(dy, dx))) for dx, dy in delta.reshape(-1, 2)],
@@ -69,8 +72,10 @@ def _limb_geometry(body):
 def render(frames, width=0, height=0, *, hands=False, out=None):
     """POSE_KEYPOINT (or a list of PoseFrame) -> uint8 RGB images [F, H, W, 3].
 
-    width/height: output size in pixels; 0 takes the first frame's canvas size. Coordinates are
-    scaled from each frame's canvas to the output size (per axis, as the reference renderer does).
+    width/height: output size in pixels; 0 takes the first frame's canvas size. Each frame's canvas
+    is fitted into the output (uniform scale, centred, black bars: frame_fit.py), so a canvas of
+    another aspect is never stretched or cropped; with the output's aspect this is the reference
+    renderer's scaling.
     """
     if frames and not hasattr(frames[0], "people"):
         frames = frames_from_pose_keypoint(frames)

@@ -83,10 +83,14 @@ def test_calibrated_image_lands_on_the_target_pose(sample):
     assert abs(xs.mean() + 0.5 - target[0]) < 1.0 and abs(ys.mean() + 0.5 - target[1]) < 1.0
 
 
-def test_outputs_at_another_size_scale_per_axis_like_rendered_poses(sample):
+def test_outputs_at_another_size_fit_the_frame_like_rendered_poses(sample):
     image, reference, driving = sample
     cal = calibrate(image, reference, driving[:3])
-    np.testing.assert_allclose(cal.matrix(1, 256, 1024), np.diag([0.5, 2.0]) @ cal.matrices[1], atol=1e-12)
+    # the 512x512 canvas fits 256x1024: scale 0.5, centred vertically (384 px bars above and below)
+    fit = np.array([[0.5, 0.0, 0.0], [0.0, 0.5, 384.0], [0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(cal.matrix(1, 256, 1024), (fit @ np.vstack([cal.matrices[1], [0, 0, 1]]))[:2],
+                               atol=1e-9)
+    np.testing.assert_allclose(cal.matrix(1, 256, 256), np.diag([0.5, 0.5]) @ cal.matrices[1], atol=1e-12)
     assert cal.warp_images([0, 2], 256, 128).shape == (2, 128, 256, 3)
     assert cal.warp_masks(None, 64, 64).shape == (3, 64, 64)
 
@@ -124,8 +128,9 @@ def test_driving_masks_are_the_input_masks_or_the_pose_silhouettes(sample):
     for i, frame in enumerate(driving):
         expected = pose_silhouette(keypoints(frame), 512, 512, supersample=2)
         np.testing.assert_array_equal(cal.driving_mask(i), expected)
-        half = pose_silhouette(keypoints(frame) * [0.5, 0.25, 1], 256, 128, supersample=2)
-        np.testing.assert_array_equal(cal.driving_mask(i, 256, 128), half)  # scaled per axis, like rendered poses
+        # the 512x512 canvas fits 256x128 like rendered poses: scale 0.25, centred (64 px bars left and right)
+        fitted = keypoints(frame) * [0.25, 0.25, 1] + [64, 0, 0]
+        np.testing.assert_array_equal(cal.driving_mask(i, 256, 128), pose_silhouette(fitted, 256, 128, supersample=2))
     masks = np.random.default_rng(0).random((3, 64, 64)).astype(np.float32)
     given = calibrate(image, reference, driving, driving_masks=masks)
     np.testing.assert_array_equal(given.driving_mask(1, 64, 64), masks[1])
@@ -183,7 +188,8 @@ def test_when_no_frame_can_be_calibrated_the_reference_is_only_resized(sample):
     empty = {"people": [], "canvas_width": 512, "canvas_height": 256}
     cal = calibrate(image, reference, [empty, empty])
     assert cal.fallback.all() and (cal.source == -1).all()
-    np.testing.assert_allclose(cal.matrices[0], [[512 / 384, 0, 0], [0, 256 / 512, 0]])
+    # a 384x512 reference fitted into the 512x256 canvas: scale 0.5, centred horizontally, never stretched
+    np.testing.assert_allclose(cal.matrices[0], [[0.5, 0, (512 - 384 * 0.5) / 2], [0, 0.5, 0]])
     assert (cal.iou_after == 0).all() and "uncalibrated reference" in cal.summary()
 
 
@@ -268,3 +274,19 @@ def test_absurd_coordinates_fall_back_instead_of_crashing(sample):
             assert np.isfinite(cal.warp_image(2)).all()
     cal = calibrate(image, reference, frames, subset_search=True)
     assert not cal.fallback[1] and 9 not in cal.subsets[1]  # the search drops the glitched leg
+
+
+def test_person_images_screen_the_background_out(sample):
+    """TPC encodes calibrated images without background: changing the reference outside its person mask
+    changes nothing, and only the person is left (black where the warped mask is 0)."""
+    image, reference, driving = sample
+    cal = calibrate(image, reference, driving[:2])
+    other = image.copy()
+    outside = cal.reference_mask == 0
+    other[outside] = 1.0 - other[outside]
+    repainted = calibrate(other, reference, driving[:2])
+    np.testing.assert_array_equal(cal.person_images([0, 1], 256, 256), repainted.person_images([0, 1], 256, 256))
+    assert not np.array_equal(cal.warp_images([0], 256, 256), repainted.warp_images([0], 256, 256))
+    person = cal.person_images([1])[0]
+    near_person = cv2.dilate((cal.warp_mask(1) > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # bicubic reach
+    assert not person[~near_person].any() and person[near_person].any()

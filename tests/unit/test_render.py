@@ -44,17 +44,27 @@ def test_pixel_identical_to_draw_bodypose_on_sample_motion():
     frames = [frame(b) for b in dance(12, jitter=2.0)]
     frames.append(frame(body((100.0, 120.0)), body((350.0, 140.0))))  # two people
     frames.append({"people": [], "canvas_width": 512, "canvas_height": 512})
-    for width, height in ((512, 512), (256, 384)):
+    for width, height in ((512, 512), (256, 256)):
         ours = render(frames, width, height)
         for f, img in zip(frames, ours):
             np.testing.assert_array_equal(img, render_official(f, width, height))
+    # another aspect: the canvas fits the output, i.e. the official drawing of the canvas padded (centred)
+    # to the output's aspect: 512 x 768, the pose 128 px down
+    for f, img in zip(frames, render(frames, 256, 384)):
+        padded = {"canvas_width": 512, "canvas_height": 768,
+                  "people": [{"pose_keypoints_2d": (np.asarray(p["pose_keypoints_2d"], float).reshape(18, 3)
+                                                    + [0, 128, 0]).reshape(-1).tolist()} for p in f["people"]]}
+        np.testing.assert_array_equal(img, render_official(padded, 256, 384))
 
 
-def test_size_defaults_to_canvas_and_coordinates_scale_per_axis():
+def test_size_defaults_to_canvas_and_the_canvas_fits_another_size():
     f = two_joint_frame((10, 20), (50, 20), width=100, height=50)
     assert render([f]).shape == (1, 50, 100, 3)
     img = render([f], 200, 200)[0]
-    assert tuple(img[80, 20]) == (255, 85, 0)  # neck (10, 20) on a 100x50 canvas -> (20, 80) at 200x200
+    # a 100x50 canvas fits 200x200: scale 2, 50 px bars above and below -> neck (10, 20) lands at (20, 90)
+    assert tuple(img[90, 20]) == (255, 85, 0)
+    img = render([f], 400, 200)[0]  # same aspect: scale 4 on both axes
+    assert tuple(img[80, 40]) == (255, 85, 0)
 
 
 def test_hands_are_drawn_only_when_asked():
