@@ -3,8 +3,8 @@
 The official UNet file is a full diffusers UNet3DConditionModel state dict: base weights (the
 model TCAN was trained on, which replaces the user's SD1.5 weights), the peft APPA LoRA on 96
 linears, and in stage 2 the motion modules. The AppearanceEncoder file is a diffusers UNet2D that
-omits 20 weights of its final transformer block by design. The ControlNetT file is a diffusers
-ControlNet plus motion modules in down blocks 2 and 3. Everything is checked key for key: a wrong
+omits 20 weights of its final transformer block and the 4 of its output layers by design. The
+ControlNetT file is a diffusers ControlNet plus motion modules in down blocks 2 and 3. Everything is checked key for key: a wrong
 or damaged file is a ValueError naming the file, the layout expected, the first unexpected and
 missing keys, and where the file belongs.
 """
@@ -18,15 +18,17 @@ from .pack import unpack
 from .read import read_state_dict
 from .weights import TCANWeights
 
-# The weights of up_blocks.3.attentions.2 that TCAN's appearance encoder drops before saving
-# (`reset_final_block()`, tcan.md 11.1): everything after the last recorded norm1.
+# The weights TCAN's appearance encoder file lacks (tcan.md 11.1): up_blocks.3.attentions.2 after the
+# last recorded norm1 (dropped by `reset_final_block()` before saving), and the output layers
+# conv_norm_out / conv_out, which AppearanceEncoderModel never defines. A file may also keep them.
 APPEARANCE_OMITTED = frozenset(
-    "up_blocks.3.attentions.2." + name for name in
-    [f"transformer_blocks.0.{a}.to_{x}.weight" for a in ("attn1", "attn2") for x in ("q", "k", "v")]
-    + [f"transformer_blocks.0.{a}.to_out.0.{p}" for a in ("attn1", "attn2") for p in ("weight", "bias")]
-    + [f"transformer_blocks.0.{m}.{p}" for m in ("norm2", "norm3", "ff.net.0.proj", "ff.net.2")
-       for p in ("weight", "bias")]
-    + ["proj_out.weight", "proj_out.bias"])
+    ["up_blocks.3.attentions.2." + name for name in
+     [f"transformer_blocks.0.{a}.to_{x}.weight" for a in ("attn1", "attn2") for x in ("q", "k", "v")]
+     + [f"transformer_blocks.0.{a}.to_out.0.{p}" for a in ("attn1", "attn2") for p in ("weight", "bias")]
+     + [f"transformer_blocks.0.{m}.{p}" for m in ("norm2", "norm3", "ff.net.0.proj", "ff.net.2")
+        for p in ("weight", "bias")]
+     + ["proj_out.weight", "proj_out.bias"]]
+    + [f"{m}.{p}" for m in ("conv_norm_out", "conv_out") for p in ("weight", "bias")])
 
 
 def _split_motion(state_dict):

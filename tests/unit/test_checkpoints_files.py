@@ -86,11 +86,19 @@ def official_unet_state(model, *, seed=1, motion=True):
 
 
 def appearance_state(model):
-    """The [AppearanceEncoder] file: a UNet2D state dict whose final block up_blocks.3.attentions.2
-    keeps only norm, proj_in and transformer_blocks.0.norm1 (tcan.md 11.1)."""
-    final, kept = "up_blocks.3.attentions.2.", ("norm.", "proj_in.", "transformer_blocks.0.norm1.")
-    return {k: v for k, v in model.state_dict().items()
-            if not k.startswith(final) or k[len(final):].startswith(kept)}
+    """The [AppearanceEncoder] file, built the way TCAN builds it (tcan.md 5, 11.1): a copy of the UNet
+    whose forward ends after the up blocks (no conv_norm_out / conv_out layers), saved after
+    reset_final_block() turned everything after the last block's norm1 into identities."""
+    import copy
+
+    encoder = copy.deepcopy(model)
+    encoder.conv_norm_out = encoder.conv_act = encoder.conv_out = None
+    final = encoder.up_blocks[3].attentions[2]
+    block = final.transformer_blocks[0]
+    for name in ("attn1", "norm2", "attn2", "norm3", "ff"):
+        setattr(block, name, torch.nn.Identity())
+    final.proj_out = torch.nn.Identity()
+    return dict(encoder.state_dict())
 
 
 def official_controlnet_state(model, *, seed=2):
@@ -160,17 +168,19 @@ def test_unet_parts(nets):
     assert stage1.motion_module_state == {} and len(stage1.lora) == 96
 
 
-def test_appearance_encoder_lacks_its_final_block_by_design(nets):
+def test_appearance_encoder_lacks_its_final_block_and_output_layers_by_design(nets):
     unet, _ = nets
     weights = load_tcan_files(appearance=appearance_state(unet))
-    assert len(APPEARANCE_OMITTED) == 20
-    assert len(weights.appearance_missing) == 20
+    assert len(APPEARANCE_OMITTED) == 24
+    assert len(weights.appearance_missing) == 24
+    final = {k for k in weights.appearance_missing if k.startswith(UNET_PREFIX + "output_blocks.11.1.")}
     assert {UNET_PREFIX + "output_blocks.11.1." + k.removeprefix("up_blocks.3.attentions.2.")
-            for k in APPEARANCE_OMITTED} == set(weights.appearance_missing)
-    assert all(k.startswith(UNET_PREFIX + "output_blocks.11.1.") for k in weights.appearance_missing)
+            for k in APPEARANCE_OMITTED if k.startswith("up_blocks.")} == final and len(final) == 20
+    assert set(weights.appearance_missing) - final == {UNET_PREFIX + f"out.{i}.{p}" for i in (0, 2)
+                                                       for p in ("weight", "bias")}
     assert UNET_PREFIX + "output_blocks.11.1.proj_out.weight" in weights.appearance_missing
     assert UNET_PREFIX + "output_blocks.11.1.transformer_blocks.0.norm1.weight" in weights.appearance_unet
-    assert len(weights.appearance_unet) + 20 == len(unet.state_dict())
+    assert len(weights.appearance_unet) + 24 == len(unet.state_dict())
     full = load_tcan_files(appearance=dict(unet.state_dict()))  # an encoder saved without the reset
     assert full.appearance_missing == () and len(full.appearance_unet) == len(unet.state_dict())
 

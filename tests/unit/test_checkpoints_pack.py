@@ -55,7 +55,7 @@ def test_round_trip(weights, tmp_path):
     with safe_open(str(path), framework="pt") as handle:
         metadata, keys = handle.metadata(), list(handle.keys())
     assert metadata["format"] == "tcan-pack" and metadata["version"] == "1"
-    assert len(json.loads(metadata["appearance_missing"])) == 20
+    assert len(json.loads(metadata["appearance_missing"])) == 24
     prefixes = {key.split(".")[0] for key in keys}
     assert prefixes == {"unet", "lora", "motion", "appearance", "controlnet", "controlnet_motion"}
     assert "unet.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight" in keys
@@ -120,7 +120,7 @@ def test_command_line(tmp_path):
                              "--out", str(out), "--dtype", "fp16"], cwd=PACK_ROOT, capture_output=True, text=True,
                              check=False)
     assert result.returncode == 0, result.stderr
-    assert "96 LoRA targets, 20 motion modules" in result.stdout and "20 omitted by design" in result.stdout
+    assert "96 LoRA targets, 20 motion modules" in result.stdout and "24 omitted by design" in result.stdout
     assert "4 motion modules" in result.stdout
     back = read_pack(out)
     assert back.sources == {"unet": "u.ckpt", "appearance": "a.ckpt", "controlnet": "c.pth"}
