@@ -4,18 +4,8 @@ import folder_paths
 from comfy_api.latest import io
 
 from ..tcan_core.comfy.motion_patch import BETA_SCHEDULES, apply_motion_modules
+from ..tcan_core.temporal import GROUPNORM_MODES, cross_frame_norm_for
 from .model_folders import load_motion_module_file
-
-GROUPNORM_MODES = ("auto", "across frames", "per frame")
-
-
-def cross_frame_norm_for(mode, modules):
-    """auto: across frames for v1-style modules (no mid block, 24-frame encoding; TCAN was trained
-    so), per frame for v2 (AnimateDiff v2 inference normalises each frame)."""
-    if mode == "auto":
-        is_v2 = any(n.startswith("mid_block") for n in modules) or max(m.max_len for m in modules.values()) > 24
-        return not is_v2
-    return mode == "across frames"
 
 
 class ApplyMotionModule(io.ComfyNode):
@@ -37,7 +27,8 @@ class ApplyMotionModule(io.ComfyNode):
                                tooltip="sqrt_linear: the linear-beta schedule AnimateDiff and TCAN were trained with."),
                 io.Combo.Input("groupnorm", options=list(GROUPNORM_MODES), default="auto",
                                tooltip="Res-block GroupNorm statistics across the frames of a window (AnimateDiff v1, "
-                                       "TCAN) or per frame (AnimateDiff v2). auto picks by module version."),
+                                       "TCAN) or per frame (AnimateDiff v2). auto: across frames for a TCAN file or a v1 module, per "
+                                       "frame for a v2 module."),
                 io.Boolean.Input("use_mid_block", default=False,
                                  tooltip="Also insert the v2 mid-block module (TCAN uses none)."),
             ],
@@ -46,7 +37,8 @@ class ApplyMotionModule(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, motion_module, beta_schedule, groupnorm, use_mid_block) -> io.NodeOutput:
-        modules = load_motion_module_file(motion_module)
-        patched = apply_motion_modules(model, modules, cross_frame_norm=cross_frame_norm_for(groupnorm, modules),
+        modules, tcan_trained = load_motion_module_file(motion_module, with_origin=True)
+        cross_frame = cross_frame_norm_for(groupnorm, modules, tcan_trained=tcan_trained)
+        patched = apply_motion_modules(model, modules, cross_frame_norm=cross_frame,
                                        beta_schedule=beta_schedule, use_mid_block=use_mid_block)
         return io.NodeOutput(patched)

@@ -32,11 +32,17 @@ def model_file(folder, name):
     return path
 
 
-def load_motion_module_file(name):
-    """A motion module file chosen in a combo (ComfyUI/models/animatediff_models) -> {name: MotionModule}."""
+def load_motion_module_file(name, with_origin=False):
+    """A motion module file chosen in a combo (ComfyUI/models/animatediff_models) -> {name: MotionModule};
+    with_origin: (modules, whether the file is a TCAN-trained one: a TCAN UNet or ControlNetT file)."""
     import comfy.utils
 
+    from ..tcan_core.checkpoints import detect_kind
     from ..tcan_core.temporal import load_motion_modules
 
     path = model_file("animatediff_models", name)
-    return load_motion_modules(comfy.utils.load_torch_file(path, safe_load=True), source=name)
+    state = comfy.utils.load_torch_file(path, safe_load=True)
+    modules = load_motion_modules(state, source=name)
+    if not with_origin:
+        return modules
+    return modules, detect_kind(state) in ("tcan_unet", "tcan_controlnet")

@@ -26,3 +26,12 @@ def sliding_windows(num_frames, length=16, overlap=4, closed_loop=True):
             if start + length >= num_frames:
                 break
     return windows
+
+
+def padded_frame_indices(num_frames, multiple):
+    """TCAN's padding: the clip extended to a multiple of `multiple` frames by repeating its last frame;
+    -> the source frame of every padded position (the first num_frames are the clip itself)."""
+    if num_frames < 1 or multiple < 1:
+        raise ValueError(f"need at least one frame and a multiple >= 1, got {num_frames}, {multiple}")
+    padded = -(-num_frames // multiple) * multiple
+    return [min(i, num_frames - 1) for i in range(padded)]
