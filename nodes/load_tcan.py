@@ -6,7 +6,7 @@ from comfy_api.latest import io
 from ..tcan_core.checkpoints import load_tcan_files
 from ..tcan_core.comfy.load import load_tcan
 from ..tcan_core.comfy.motion_patch import BETA_SCHEDULES
-from .apply_motion_module import GROUPNORM_MODES, cross_frame_norm_for
+from ..tcan_core.temporal import GROUPNORM_MODES
 from .model_folders import load_motion_module_file, model_file
 from .sockets import TCAN
 
@@ -43,7 +43,10 @@ class LoadTCAN(io.ComfyNode):
                 io.Float.Input("ptm_tau", default=3.0, min=0.0, max=20.0, step=0.1,
                                tooltip="Pose-driven temperature map strength (TCAN: 3); 0 turns PTM off."),
                 io.Combo.Input("groupnorm", options=list(GROUPNORM_MODES), default="auto",
-                               tooltip="Res-block GroupNorm across the frames of a window (v1/TCAN) or per frame (v2)."),
+                               tooltip="Res-block GroupNorm statistics across the frames of a window, as TCAN's 3-D "
+                                       "blocks, or per frame. auto: across frames in the UNet with a TCAN UNet file "
+                                       "or a v1 motion module, in the ControlNet with a TCAN ControlNetT file; per "
+                                       "frame otherwise (AnimateDiff v2, the stock ControlNet)."),
                 io.Combo.Input("beta_schedule", options=list(BETA_SCHEDULES), default="sqrt_linear"),
                 io.Combo.Input("tcan_unet", options=_tcan_files(), default=NONE, optional=True,
                                tooltip="TCAN [UNet] file (base weights + APPA LoRA + motion modules), or the pack's "
@@ -58,6 +61,9 @@ class LoadTCAN(io.ComfyNode):
                 io.Float.Input("reference_strength", default=1.0, min=0.0, max=2.0, step=0.05, optional=True,
                                tooltip="How much the frames follow the reference's appearance (TCAN: 1; 0 ignores "
                                        "it). Values other than 1 cost a second attention in the mid/up blocks."),
+                io.Boolean.Input("use_mid_block", default=False, optional=True,
+                                 tooltip="Also insert an AnimateDiff v2 file's mid-block motion module (AnimateDiff v2 "
+                                         "runs with it; TCAN has none, so off by default)."),
             ],
             outputs=[io.Model.Output(), TCAN.Output(display_name="tcan")],
         )
@@ -65,7 +71,7 @@ class LoadTCAN(io.ComfyNode):
     @classmethod
     def execute(cls, model, control_net, motion_module, reference_attention, reference_for_uncond, temporal_controlnet,
                 ptm_tau, groupnorm, beta_schedule, tcan_unet=NONE, tcan_appearance=NONE, tcan_controlnet=NONE,
-                lora_strength=1.0, reference_strength=1.0) -> io.NodeOutput:
+                lora_strength=1.0, reference_strength=1.0, use_mid_block=False) -> io.NodeOutput:
         modules = load_motion_module_file(motion_module)
         files = [model_file("tcan", name) for name in (tcan_unet, tcan_appearance, tcan_controlnet) if name != NONE]
         weights = load_tcan_files(*files) if files else None
@@ -73,6 +79,6 @@ class LoadTCAN(io.ComfyNode):
                                     reference_strength=reference_strength,
                                     reference_attention=reference_attention,
                                     uncond_reference=reference_for_uncond, temporal_controlnet=temporal_controlnet,
-                                    ptm_tau=ptm_tau, cross_frame_norm=cross_frame_norm_for(groupnorm, modules),
-                                    beta_schedule=beta_schedule)
+                                    ptm_tau=ptm_tau, groupnorm=groupnorm, beta_schedule=beta_schedule,
+                                    use_mid_block=use_mid_block)
         return io.NodeOutput(patched, bundle)

@@ -5,7 +5,7 @@ from comfy_api.latest import io
 
 from ..tcan_core.comfy.long_video import sample_long_video
 from ..tcan_core.temporal.fusion import FUSIONS
-from ..tcan_core.temporal.windows import sliding_windows
+from ..tcan_core.temporal.windows import padded_frame_indices, sliding_windows
 from .progress import Progress
 from .sockets import TCAN, TCANCalibration
 
@@ -75,6 +75,11 @@ class SampleLongVideo(io.ComfyNode):
                 io.Float.Input("ptm_tau", default=-1.0, min=-1.0, max=20.0, step=0.1, optional=True,
                                tooltip="Pose-driven temperature map strength for this run: -1 keeps Load TCAN's "
                                        "(TCAN: 3); 0 turns PTM off."),
+                io.Boolean.Input("pad_to_window", default=True, optional=True,
+                                 tooltip="As TCAN: extend the clip to a multiple of window_length by repeating the "
+                                         "last pose, so every window and ControlNet chunk is as long as in training; "
+                                         "the extra frames are dropped from the output. Off: no extra frames (a "
+                                         "short clip is one shorter window)."),
             ],
             outputs=[io.Latent.Output()],
         )
@@ -83,17 +88,19 @@ class SampleLongVideo(io.ComfyNode):
     def execute(cls, model, tcan, positive, negative, vae, reference_image, pose_images, seed, steps, cfg, sampler_name,
                 scheduler, window_length, overlap, closed_loop, fusion, controlnet_strength, denoise,
                 repeat_window_noise, latent=None, calibration=None, tpc_attention_masks=False,
-                ptm_tau=-1.0) -> io.NodeOutput:
+                ptm_tau=-1.0, pad_to_window=True) -> io.NodeOutput:
         if overlap >= window_length:
             raise ValueError(f"overlap ({overlap}) must be smaller than window_length ({window_length})")
-        frames = pose_images.shape[0] if hasattr(pose_images, "shape") else 0
-        windows = len(sliding_windows(max(1, frames), window_length, overlap, closed_loop))
+        frames = max(1, pose_images.shape[0] if hasattr(pose_images, "shape") else 0)
+        if pad_to_window:
+            frames = len(padded_frame_indices(frames, window_length))
+        windows = len(sliding_windows(frames, window_length, overlap, closed_loop))
         progress = Progress(steps * windows)
         out, _ = sample_long_video(
             model, tcan, positive, negative, vae, reference_image, pose_images, seed=seed, steps=steps, cfg=cfg,
             sampler_name=sampler_name, scheduler=scheduler, window_length=window_length, overlap=overlap,
             closed_loop=closed_loop, fusion=fusion, controlnet_strength=controlnet_strength, denoise=denoise,
             latent=latent, repeat_window_noise=repeat_window_noise, calibration=calibration,
-            tpc_attention_masks=tpc_attention_masks, ptm_tau=ptm_tau, progress=progress,
+            tpc_attention_masks=tpc_attention_masks, ptm_tau=ptm_tau, pad_to_window=pad_to_window, progress=progress,
             callback=middle_frame_preview(model, progress))
         return io.NodeOutput(out)

@@ -41,6 +41,14 @@ def extra_key_permissions(person_tokens, calibrated):
     return person_query.flatten(1), background_query.flatten(1)
 
 
+def screened_key_permissions(person_tokens, calibrated):
+    """Without the driving masks: every query may attend to all reference tokens and to the calibrated
+    tokens inside the calibrated person (TPC screens the calibrated images' background out).
+
+    person_tokens: bool [B, S, L]; calibrated: bool [B, S] -> bool [B, S * L] in the K/V order."""
+    return (~calibrated[..., None] | person_tokens).flatten(1)
+
+
 def masked_reference_attention(q, k, v, heads, person_queries, person_query_keys, background_query_keys, attention):
     """Self-attention over [own tokens, extra tokens] with the public TPC code's masks.
 

@@ -5,28 +5,27 @@ Built from the CONTROL_NET the stock ControlNetLoader returns, without touching 
 comfy's ControlNet that shares the ControlNet weights but has its own ModelPatcher (a clone), which
 carries the temporal weights as an additional model and inserts them by injection while loaded.
 
-Per denoising step the ControlNet runs over non-overlapping chunks of `chunk_length` frames of the
-whole sequence and its residuals are cached per frame (tcan_core.temporal.chunk_cache); each UNet
-window takes the residuals of its own frame indices, and the pose hint is sliced by frame index.
-The sequence is the full latent the long-video sampler puts in transformer_options["tcan"]
-("latents", with the window's "frames"); without it (stock KSampler) the sequence is the batch.
+Under the long-video sampler (transformer_options["tcan"] holds the whole clip's "latents" and the
+window's "frames"), the ControlNet runs once per model evaluation over non-overlapping chunks of
+`chunk_length` frames of the whole clip, with the positive prompt's text, and its residuals are
+cached per frame (tcan_core.temporal.chunk_cache): every UNet window takes the residuals of its own
+frame indices, and cond and uncond rows get the same residuals, as TCAN runs it (a negative prompt
+does not change the pose guidance). Under the stock KSampler the sequence is the batch and each
+cond/uncond chunk is run with its own text, as ComfyUI's ControlNets do.
+
+With cross_frame_norm (TCAN's ControlNet3DModel, i.e. a ControlNetT file), the res blocks' GroupNorm
+statistics span the frames of each chunk (cross_frame_norm.py).
 """
 
 import torch
 
 from ..temporal.chunk_cache import ChunkCache
+from .cross_frame_norm import FrameCount, add_cross_frame_views
 from .motion_injection import MotionModuleSet, make_injection
-from .transformer_options import tcan_state
+from .transformer_options import positive_context, tcan_state
 
 CONTROLNET_LEVELS = ("down_blocks.2.", "down_blocks.3.")  # TCAN: temporal layers only here
 INJECTION_KEY = "tcan_temporal_controlnet"
-
-
-class FrameCount:
-    """Frames per chunk of the batch now in the ControlNet (its blocks get no transformer_options)."""
-
-    def __init__(self):
-        self.frames = None
 
 
 class ControlNetMotionModule(torch.nn.Module):
@@ -51,11 +50,12 @@ def controlnet_modules(modules):
     return chosen
 
 
-def make_temporal_controlnet(base, modules, chunk_length=16):
+def make_temporal_controlnet(base, modules, chunk_length=16, cross_frame_norm=False):
     """CONTROL_NET (stock comfy ControlNet) + motion modules -> TemporalControlNet; base is unchanged.
 
     modules=None gives the same chunked, frame-indexed ControlNet without temporal layers (TCAN's
-    ablation without T-CtrlN; also what windows need from any ControlNet: the right hint frames)."""
+    ablation without T-CtrlN; also what windows need from any ControlNet: the right hint frames).
+    cross_frame_norm: GroupNorm across the frames of each chunk in the res blocks (TCAN's 3-D blocks)."""
     import comfy.controlnet
     import comfy.model_patcher
 
@@ -73,6 +73,9 @@ def make_temporal_controlnet(base, modules, chunk_length=16):
     control.set_previous_controlnet(base.previous_controlnet)
     control.chunk_length = int(chunk_length)
     control.frame_count = FrameCount()
+    if cross_frame_norm:
+        add_cross_frame_views(control.control_model_wrapped, control.control_model, "", control.frame_count,
+                              final_norm=False)
     if modules is None:
         return control
     dtype = base.manual_cast_dtype or base.control_model.dtype
@@ -102,7 +105,7 @@ class TemporalControlNet(_controlnet_base()):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._caches, self._cache_step = {}, None
+        self._cache, self._cache_key = None, None  # residuals of the current model evaluation
 
     def copy(self):
         c = TemporalControlNet(None, global_average_pooling=self.global_average_pooling,
@@ -117,7 +120,7 @@ class TemporalControlNet(_controlnet_base()):
         return super().get_models() + ([self.temporal_patcher] if self.temporal_patcher is not None else [])
 
     def cleanup(self):
-        self._caches, self._cache_step = {}, None
+        self._cache, self._cache_key = None, None
         super().cleanup()
 
     # -- evaluation -------------------------------------------------------------------------
@@ -163,9 +166,6 @@ class TemporalControlNet(_controlnet_base()):
         dtype = self.manual_cast_dtype or self.control_model.dtype
         state = tcan_state(transformer_options)
         per_chunk = x_noisy.shape[0] // batched_number
-        window = state.get("frames")
-        sequence = state.get("latents") if window is not None else None
-        kinds = list(transformer_options.get("cond_or_uncond") or range(batched_number))
         context = cond.get("crossattn_controlnet", cond["c_crossattn"])
         extra = self.extra_args.copy()
         for name in self.extra_conds:
@@ -173,33 +173,27 @@ class TemporalControlNet(_controlnet_base()):
             if value is not None:
                 extra[name] = comfy.model_base.convert_tensor(value, dtype, x_noisy.device)[:1]
 
-        results = []
-        for k in range(batched_number):
-            rows = slice(k * per_chunk, (k + 1) * per_chunk)
-            chunk_context = context[rows][:1]
-            if sequence is None:  # the batch is the whole clip (stock KSampler)
-                seq, frames, key = x_noisy[rows], range(per_chunk), None
-            else:
-                seq, frames, key = sequence, window, (kinds[k], float(t[0]))
-            cache = self._cache(key, seq, t, chunk_context, extra, dtype)
-            results.append(cache.gather(frames))
+        if state.get("frames") is None:  # stock sampler: the batch is the clip, each chunk with its own text
+            results = []
+            for k in range(batched_number):
+                rows = slice(k * per_chunk, (k + 1) * per_chunk)
+                results.append(self._chunks(x_noisy[rows], t, context[rows][:1], extra, dtype).gather(range(per_chunk)))
+        else:  # the window loop: the whole clip's chunks once per evaluation, positive text, shared by all rows
+            if self._cache_key != state.get("evaluation") or self._cache is None:
+                text = state.get("control_context")
+                if text is None:
+                    text = positive_context(context, list(transformer_options.get("cond_or_uncond") or [0]), per_chunk)
+                self._cache_key = state.get("evaluation")
+                self._cache = self._chunks(state["latents"], t, text, extra, dtype)
+            results = [self._cache.gather(state["frames"])] * batched_number
         control = {name: [None if results[0][name][i] is None else
                           torch.cat([r[name][i] for r in results]).to(x_noisy.device)
                           for i in range(len(values))]
                    for name, values in results[0].items()}
         return self.control_merge(control, control_prev, output_dtype=None)
 
-    def _cache(self, key, sequence, t, context, extra, dtype):
-        """The step's per-frame residual cache for one cond kind; a throwaway one without window info."""
-        def make():
-            return ChunkCache(sequence.shape[0], self.chunk_length,
-                              lambda frames: self._run_chunk(sequence, frames, t, context, extra, dtype),
-                              capacity=self.cache_capacity)
-        if key is None:
-            return make()
-        kind, step = key
-        if step != self._cache_step:  # a new denoising step: the previous residuals are stale
-            self._caches, self._cache_step = {}, step
-        if kind not in self._caches:
-            self._caches[kind] = make()
-        return self._caches[kind]
+    def _chunks(self, sequence, t, context, extra, dtype):
+        """Per-frame residuals of a sequence, computed chunk by chunk when first needed."""
+        return ChunkCache(sequence.shape[0], self.chunk_length,
+                          lambda frames: self._run_chunk(sequence, frames, t, context, extra, dtype),
+                          capacity=self.cache_capacity)

@@ -1,15 +1,17 @@
-"""TPC's public-code attention masks in ComfyUI's UNet (Sample Long Video's `tpc_attention_masks`).
+"""Masked reference attention for TPC's calibrated references, at the reference-attention sites.
 
-An attn1 replace patch at the reference-attention sites (mid block and up blocks), on top of
-ReferenceAttention's extended K/V [own, reference, calibrated]: queries inside the driving person
-see their own tokens and the calibrated person's tokens; background queries see their own tokens
-and the reference's background tokens (tcan_core.appearance.masking). Rows without reference
-tokens (uncond, TCAN's convention) keep plain self-attention.
+An attn1 replace patch on top of ReferenceAttention's extended K/V [own, reference, calibrated]:
+- always: calibrated tokens outside the calibrated (warped) reference person are never attended to
+  (TPC screens the background out of calibrated images; the background comes from the reference);
+- with the driving masks (Sample Long Video's `tpc_attention_masks`, the public TPC code): queries
+  inside the driving person see their own tokens and the calibrated person's tokens; background
+  queries see their own tokens and the reference's background tokens (tcan_core.appearance.masking).
+Rows without reference tokens (uncond, TCAN's convention) keep plain self-attention.
 
 The masks come per model evaluation in transformer_options["tcan"] (set by the long-video sampler):
-    "query_masks": [N, h, w] driving person per frame (absolute frame index), latent resolution
     "reference_masks": [R, h, w] person mask of each recorded reference image
     "reference_calibrated": bool [R], which recorded images are calibrated (else the reference)
+    "query_masks": [N, h, w] driving person per frame (absolute frame index), only with TPC's masks
 """
 
 import torch
@@ -17,6 +19,7 @@ import torch
 from ..appearance.masking import (
     extra_key_permissions,
     masked_reference_attention,
+    screened_key_permissions,
     token_masks,
 )
 from .reference_attention import ReferenceStrength, fusion_sites, reference_rows, row_slots
@@ -41,12 +44,16 @@ class MaskedReferenceAttention(ReferenceStrength):
             raise ValueError(f"{q.shape[1]} query tokens do not fit the {grid[0]}x{grid[1]} token grid")
         slots = row_slots(state, frames, len(kinds))
         if slots is None:
-            raise ValueError("TPC attention masks need the calibrated references (a calibration)")
-        window = torch.as_tensor(state.get("frames") or list(range(frames)))
-        person_queries = token_masks(state["query_masks"][window], grid).repeat(len(kinds), 1)
+            raise ValueError("masked reference attention needs the calibrated references (a calibration)")
         person_tokens = token_masks(state["reference_masks"], grid)[slots]
         calibrated = torch.as_tensor(state["reference_calibrated"], dtype=torch.bool)[slots]
-        person_keys, background_keys = extra_key_permissions(person_tokens, calibrated)
+        if state.get("query_masks") is None:  # every query: the whole reference, the calibrated person only
+            person_queries = torch.ones(q.shape[:2], dtype=torch.bool)
+            person_keys = background_keys = screened_key_permissions(person_tokens, calibrated)
+        else:
+            window = torch.as_tensor(state.get("frames") or list(range(frames)))
+            person_queries = token_masks(state["query_masks"][window], grid).repeat(len(kinds), 1)
+            person_keys, background_keys = extra_key_permissions(person_tokens, calibrated)
         # rows without reference carry copies of their own tokens: all keys allowed = plain attention
         plain = ~reference_rows(kinds, frames, self.uncond_reference)
         person_keys[plain] = True

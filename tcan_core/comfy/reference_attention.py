@@ -18,7 +18,7 @@ modules and ControlNet are off during the appearance pass).
 import torch
 
 from ..appearance.reference import ReferenceBank, extend_self_attention_context
-from .transformer_options import KEY, tcan_state
+from .transformer_options import KEY, positive_context, tcan_state
 
 WRAPPER_KEY = "tcan_reference_attention"
 FUSION_BLOCKS = ("middle", "output")  # TCAN's "midup": mid block and up blocks only
@@ -99,17 +99,27 @@ class ReferenceAttention:
         return executor(x, timesteps, context, y, control, transformer_options, **kwargs)
 
     def _record(self, executor, reference, timesteps, context, transformer_options):
-        """Appearance pass: clean reference latent(s) at this timestep, each image its own chunk."""
+        """Appearance pass: clean reference latent(s) at this timestep, each image its own chunk, with the
+        positive prompt's text (the sampler's, else the batch's cond rows: a joint batch is uncond first).
+
+        Zero-shot, the pass re-enters the UNet through its whole wrapper chain, so every wrapper (the
+        cross-frame GroupNorm's frame count among them) sees that this is a 2-D pass of single images."""
         count = reference.shape[0]
         options = dict(transformer_options)
         options[KEY] = {**tcan_state(transformer_options), "reference_pass": True}
         options["cond_or_uncond"] = [0] * count
         ref_x = reference.to(device=context.device if context is not None else timesteps.device)
         ref_t = timesteps.reshape(-1)[:1].expand(count)
-        ref_context = None if context is None else context[:1].expand(count, -1, -1)
+        ref_context = None
+        if context is not None:
+            text = tcan_state(transformer_options).get("reference_context")
+            if text is None:
+                kinds = list(transformer_options.get("cond_or_uncond") or [0])
+                text = positive_context(context, kinds, context.shape[0] // len(kinds))
+            ref_context = text.to(device=context.device, dtype=context.dtype).expand(count, -1, -1)
         with torch.no_grad():
             if self.appearance is None:
-                executor(ref_x, ref_t, ref_context, None, None, options)
+                executor.class_obj(ref_x, ref_t, context=ref_context, transformer_options=options)
             else:
                 self.appearance(ref_x, ref_t, ref_context, options)
 

@@ -46,6 +46,7 @@ class WindowedSampling:
 
         evaluation, self.calls = self.calls, self.calls + 1
         state = self.state(evaluation) if callable(self.state) else self.state
+        state = {**state, **positive_texts(conds)}
         outputs = None
         for index, window in enumerate(self.windows):
             comfy.model_management.throw_exception_if_processing_interrupted()
@@ -70,6 +71,20 @@ class WindowedSampling:
             if self.on_window is not None:
                 self.on_window()
         return outputs
+
+
+def positive_texts(conds):
+    """The positive prompt's text for the appearance pass and the temporal ControlNet, which TCAN runs
+    with the positive text only (its first cond, when several are combined)."""
+    positive = conds[0] if conds else None
+    if not positive:
+        return {}
+    model_conds = positive[0].get("model_conds", {})
+    text = model_conds.get("c_crossattn")
+    if text is None:
+        return {}
+    control = model_conds.get("crossattn_controlnet", text)
+    return {"reference_context": text.cond[:1], "control_context": control.cond[:1]}
 
 
 def _bytes(*tensors):

@@ -4,8 +4,9 @@
   official UNet carries its own base model) and its APPA LoRA is added as "diff" patches (ΔW = B·A,
   scale alpha / rank = 1), both applied by ComfyUI when the clone loads — no comfy.hooks.
 - The AppearanceEncoder becomes its own UNet (same SD1.5 topology; its last transformer block's
-  unused layers are absent by design and stay at zero) in its own ModelPatcher, an additional model
-  of the MODEL clone, run by reference attention's appearance pass.
+  unused layers and the output layers are absent by design and stay at zero) in its own
+  ModelPatcher, an additional model of the MODEL clone, run by reference attention's appearance
+  pass. Without that file, a TCAN UNet file's base weights (no LoRA) make the appearance UNet.
 - The ControlNetT becomes a stock ComfyUI ControlNet plus its own temporal layers.
 """
 
@@ -44,24 +45,32 @@ def apply_unet_weights(patcher, weights, lora_strength=1.0):
     return patcher
 
 
-def appearance_unet(patcher, weights):
-    """-> (ModelPatcher of the appearance UNet, runner(x, t, context, transformer_options)) or (None, None)."""
-    if not weights.appearance_unet:
+def appearance_unet(patcher, weights, lora_strength=1.0):
+    """-> (ModelPatcher of the appearance UNet, runner(x, t, context, transformer_options)) or (None, None)
+    when the denoising UNet itself serves (zero-shot, or a TCAN UNet file without LoRA).
+
+    The AppearanceEncoder file when given; else, with a TCAN UNet file whose APPA LoRA is on, that
+    file's base weights without the LoRA: TCAN's appearance encoder is a plain 2-D UNet."""
+    if weights.appearance_unet:
+        state, omitted, source = weights.appearance_unet, set(weights.appearance_missing), weights.sources.get(
+            "appearance", "")
+    elif weights.unet_base and weights.lora and lora_strength:
+        state, omitted, source = weights.unet_base, set(), weights.sources.get("unet", "")
+    else:
         return None, None
     import comfy.model_patcher
 
     base = patcher.model
     appearance = base.model_config.get_model({}, device="cpu")
-    state = {k: v for k, v in weights.appearance_unet.items()}
     missing, unexpected = appearance.load_state_dict(state, strict=False)
-    missing = [k for k in missing if k.startswith("diffusion_model.") and k not in set(weights.appearance_missing)]
+    missing = [k for k in missing if k.startswith("diffusion_model.") and k not in omitted]
     unexpected = [k for k in unexpected if k.startswith("diffusion_model.")]
     if missing or unexpected:
-        raise ValueError(f"the TCAN AppearanceEncoder {weights.sources.get('appearance', '')} does not fit this MODEL: "
+        raise ValueError(f"the TCAN appearance weights {source} do not fit this MODEL: "
                          f"missing {missing[:4]}, unexpected {unexpected[:4]}")
     with torch.no_grad():  # the parts TCAN's encoder file leaves out are never used; keep them defined
         params = dict(appearance.named_parameters())
-        for key in weights.appearance_missing:
+        for key in omitted:
             if key in params:
                 params[key].zero_()
     dtype = base.manual_cast_dtype or base.get_dtype()

@@ -12,6 +12,8 @@ transformer_options["tcan"] is a dict set per window by the sampler (absent = al
     "query_masks": [N, h, w] — driving person per frame, latent resolution (TPC masks, masked_reference.py)
     "reference_masks": [R, h, w] — person mask of each recorded reference image (TPC masks)
     "reference_calibrated": bool [R] — which recorded images are calibrated, else the reference (TPC masks)
+    "reference_context": [1, L, C] — the positive prompt's text, for the appearance pass
+    "control_context": [1, L, C] — the positive prompt's ControlNet text, for the temporal ControlNet
 """
 
 KEY = "tcan"
@@ -24,3 +26,10 @@ def tcan_state(transformer_options):
 def chunk_count(transformer_options):
     """Number of cond/uncond chunks in the batch; each chunk holds all frames of the window."""
     return max(1, len(transformer_options.get("cond_or_uncond") or [0]))
+
+
+def positive_context(context, kinds, per_chunk):
+    """The text of the positive (cond) chunk of a batch [1, L, C]; ComfyUI puts uncond first in a joint
+    batch, so row 0 is not it. A batch without a cond chunk gives its first row."""
+    chunk = kinds.index(0) if 0 in kinds else 0
+    return context[chunk * per_chunk:chunk * per_chunk + 1]

@@ -8,6 +8,7 @@ from tcan_core.appearance.masking import (
     BLOCKED,
     extra_key_permissions,
     masked_reference_attention,
+    screened_key_permissions,
     token_masks,
 )
 
@@ -87,3 +88,20 @@ def test_permissions_follow_the_image_roles():
     person_keys, background_keys = extra_key_permissions(person, torch.tensor([[False, True]]))
     assert person_keys.tolist() == [[False, False, True, False]]      # only calibrated person tokens
     assert background_keys.tolist() == [[False, True, False, False]]  # only reference background tokens
+
+
+def test_without_driving_masks_calibrated_background_keys_are_simply_absent():
+    """Screened mode: every query attends to its own tokens, the whole reference and the calibrated
+    person; equal to plain attention over exactly those keys (the calibrated background removed)."""
+    gen = torch.Generator().manual_seed(2)
+    b, lq, c, heads = 2, 6, 8, 2
+    q, k, v = (torch.randn(b, n, c, generator=gen) for n in (lq, 3 * lq, 3 * lq))
+    person_tokens = torch.rand(b, 2, lq, generator=gen) > 0.5
+    calibrated = torch.tensor([[False, True]] * b)
+    keys = screened_key_permissions(person_tokens, calibrated)
+    assert keys[:, :lq].all() and torch.equal(keys[:, lq:], person_tokens[:, 1])
+    out = masked_reference_attention(q, k, v, heads, torch.ones(b, lq, dtype=torch.bool), keys, keys, sdpa)
+    for row in range(b):
+        kept = torch.cat([torch.ones(2 * lq, dtype=torch.bool), person_tokens[row, 1]])
+        expected = sdpa(q[row:row + 1], k[row:row + 1, kept], v[row:row + 1, kept], heads, None)
+        torch.testing.assert_close(out[row:row + 1], expected, atol=1e-5, rtol=1e-5)
