@@ -68,17 +68,19 @@ def test_unet_file_base_and_lora(parts):
     from tcan_core.checkpoints import load_tcan_files
 
     model, _, _, motion_state, _, unet_ldm = parts
-    zero_shot, _ = load(parts, None)
+    per_frame = {"groupnorm": "per frame"}  # a TCAN file's auto GroupNorm is across frames, zero-shot v2's per frame
+    zero_shot, _ = load(parts, None, **per_frame)
     same_base_no_lora = load_tcan_files(unet=official_unet(unet_ldm, motion_state, lora_scale=0.0))
-    patched, bundle = load(parts, same_base_no_lora)
+    patched, bundle = load(parts, same_base_no_lora, **per_frame)
     assert bundle.mode == "tcan weights" and any("motion modules from the TCAN UNet" in n for n in bundle.notes)
     expected = unet_out(zero_shot)
     torch.testing.assert_close(unet_out(patched), expected, rtol=0, atol=1e-6)
     with_lora = load_tcan_files(unet=official_unet(unet_ldm, motion_state, lora_scale=0.05))
-    assert not torch.allclose(unet_out(load(parts, with_lora)[0]), expected, atol=1e-4)
-    torch.testing.assert_close(unet_out(load(parts, with_lora, lora_strength=0.0)[0]), expected, rtol=0, atol=1e-6)
+    assert not torch.allclose(unet_out(load(parts, with_lora, **per_frame)[0]), expected, atol=1e-4)
+    torch.testing.assert_close(unet_out(load(parts, with_lora, lora_strength=0.0, **per_frame)[0]), expected, rtol=0,
+                               atol=1e-6)
     shifted = {k: v * 1.01 if "to_out" in k else v for k, v in official_unet(unet_ldm, motion_state, 0.0).items()}
-    assert not torch.allclose(unet_out(load(parts, load_tcan_files(unet=shifted))[0]), expected, atol=1e-4)
+    assert not torch.allclose(unet_out(load(parts, load_tcan_files(unet=shifted), **per_frame)[0]), expected, atol=1e-4)
     # the user's MODEL keeps its own weights
     assert torch.equal(model.model.diffusion_model.output_blocks[11][1].proj_out.weight.float(),
                        unet_ldm["output_blocks.11.1.proj_out.weight"])
@@ -109,7 +111,8 @@ def test_controlnet_t_file_gives_the_same_temporal_controlnet(parts):
     official.update({k: v for k, v in motion_state.items() if k.startswith(("down_blocks.2.", "down_blocks.3."))})
     _, bundle = load(parts, load_tcan_files(controlnet=official))
     x, hint = sample_inputs(16, seed=8)
-    expected = flat(residuals(make_temporal_controlnet(control_net, modules), model, x, hint))
+    # a ControlNetT is TCAN's 3-D ControlNet: GroupNorm across the frames of each chunk
+    expected = flat(residuals(make_temporal_controlnet(control_net, modules, cross_frame_norm=True), model, x, hint))
     torch.testing.assert_close(flat(residuals(bundle.controlnet, model, x, hint)), expected, rtol=1e-4, atol=1e-4)
 
 

@@ -52,12 +52,14 @@ def test_forty_frames_in_three_windows_and_the_inputs_are_untouched(tcan):
     model_before = nodes.common_ksampler(model, 5, 1, 2.0, "euler", "normal", conditioning, conditioning, latent)[0]
     cn_before = flat(residuals(control_net, model, x, hint))
 
-    out, windowed = run(tcan)
+    out, windowed = run(tcan, pad_to_window=False)
     samples = out["samples"]
     assert samples.shape == (FRAMES, 4, 8, 8) and torch.isfinite(samples).all()
     assert len(windowed.windows) == 3
     # UNet frame-evaluations per step and cond: 48 for 40 frames (length / (length - overlap) at most)
     assert windowed.evaluations == 48 * 2 * 2
+    padded, windowed = run(tcan, frames=20)  # TCAN's padding: 32 frames in 3 windows, 20 returned
+    assert padded["samples"].shape[0] == 20 and windowed.windows[-1] == list(range(16, 32))
 
     model_after = nodes.common_ksampler(model, 5, 1, 2.0, "euler", "normal", conditioning, conditioning, latent)[0]
     assert torch.equal(model_before["samples"], model_after["samples"])
@@ -85,7 +87,7 @@ def test_short_clips_bad_sizes_and_mismatched_latents(tcan):
     out, windowed = run(tcan, frames=5)
     assert out["samples"].shape[0] == 5 and len(windowed.windows) == 1
     with pytest.raises(ValueError, match="multiples of 8"):
-        run(tcan, frames=5, latent=None, **{}) if False else _bad_size(tcan)
+        _bad_size(tcan)
     with pytest.raises(ValueError, match="the poses have"):
         run(tcan, frames=5, latent={"samples": torch.zeros(4, 4, 8, 8)})
 
@@ -118,7 +120,9 @@ def test_tpc_calibrated_references_join_the_attention(tcan):
     assert torch.isfinite(with_tpc["samples"]).all()
     assert not torch.allclose(with_tpc["samples"], without["samples"], atol=1e-4)
     state = windowed.state(0)
-    assert state["reference_latent"].shape[0] == 1 + 4 and state["reference_slots"].shape == (frames, 2)
+    padded = 32  # 20 frames padded to 2 windows' worth, as TCAN
+    assert state["reference_latent"].shape[0] == 1 + 4 and state["reference_slots"].shape == (padded, 2)
+    assert torch.equal(state["reference_slots"][frames:], state["reference_slots"][[frames - 1] * (padded - frames)])
     assert torch.equal(windowed.state(3)["reference_latent"], windowed.state(3)["reference_latent"])  # seeded
     patch = next(p for p in tcan[4].model_options["transformer_options"]["patches"]["attn1_patch"])
     assert all(t.shape[0] == 5 for t in patch.bank.tokens.values())
@@ -150,7 +154,7 @@ def test_tpc_attention_masks_split_person_and_background(tcan):
     assert torch.isfinite(masked["samples"]).all()
     assert not torch.allclose(masked["samples"], unmasked["samples"], atol=1e-4)
     state = windowed.state(0)
-    assert state["query_masks"].shape == (frames, 8, 8) and state["reference_masks"].shape == (5, 8, 8)
+    assert state["query_masks"].shape == (32, 8, 8) and state["reference_masks"].shape == (5, 8, 8)  # 20 padded to 32
     assert state["query_masks"].amax() == 1 and state["query_masks"].amin() == 0  # the silhouettes, not empty
     assert state["reference_calibrated"].tolist() == [False] + [True] * 4
     # Nobody in the driving frames and no person in the reference: every query is background and may
