@@ -92,13 +92,14 @@ def sample_poses(w, pos):
     return ref, drv
 
 
-def retarget_and_render(w, pos, ref, drv, size, smoothing=1.0, ref_slot=0, drv_slot=0):
-    """Pose Retarget + Render Pose at `size` (width, height) -> (retarget, render)."""
+def retarget_and_render(w, pos, ref, drv, size, smoothing=1.0, ref_slot=0, drv_slot=0, long_side=0):
+    """Pose Retarget + Render Pose at `size` (width, height), or at the canvas's aspect with `long_side`
+    -> (retarget, render)."""
     x, y = pos
     retarget = w.node("TCANPoseRetarget", (x, y), [0, "reference", smoothing, True], size=(340, 200),
                       inputs=[("reference_pose", POSE), ("driving_pose", POSE)],
                       outputs=[("pose", POSE), ("preview", "IMAGE"), ("notes", "STRING")])
-    render = w.node("TCANRenderPose", (x, y + 240), [size[0], size[1], False], inputs=[("pose", POSE)],
+    render = w.node("TCANRenderPose", (x, y + 240), [size[0], size[1], False, long_side], inputs=[("pose", POSE)],
                     outputs=[("pose_images", "IMAGE")])
     w.link(ref, ref_slot, retarget, "reference_pose")
     w.link(drv, drv_slot, retarget, "driving_pose")
@@ -220,7 +221,7 @@ def pose_controlnet_clip():
 def load_tcan(w, pos, ckpt):
     cn_loader = openpose_controlnet(w, (pos[0] - 360, pos[1] + 140))
     load = w.node("TCANLoadTCAN", pos, [MOTION_MODULE, True, False, True, 3.0, "auto", "sqrt_linear",
-                                        "none", "none", "none", 1.0, 1.0],
+                                        "none", "none", "none", 1.0, 1.0, False],
                   size=(340, 330), inputs=[("model", "MODEL"), ("control_net", "CONTROL_NET")],
                   outputs=[("MODEL", "MODEL"), ("tcan", "TCAN")])
     w.link(ckpt, 0, load, "model")
@@ -233,7 +234,8 @@ def sample_long_video(w, pos, load, ckpt, image, render):
               ("vae", "VAE"), ("reference_image", "IMAGE"), ("pose_images", "IMAGE"), ("latent", "LATENT"),
               ("calibration", "TCAN_CALIBRATION")]
     sampler = w.node("TCANSampleLongVideo", pos,
-                     [42, "fixed", 25, 7.5, "euler", "ddim_uniform", 16, 4, False, "uniform", 1.0, 1.0, False, False, -1.0],
+                     [42, "fixed", 25, 7.5, "euler", "ddim_uniform", 16, 4, False, "uniform", 1.0, 1.0, False, False, -1.0,
+                      True],
                      size=(340, 520), inputs=inputs, outputs=[("LATENT", "LATENT")])
     positive = prompt(w, (pos[0] - 360, pos[1]), ckpt, "", title="Positive (TCAN: empty)")
     negative = prompt(w, (pos[0] - 360, pos[1] + 130), ckpt, "", title="Negative (TCAN: empty)")
@@ -265,7 +267,7 @@ def tcan(name, with_tpc):
     image = w.node("TCANLoadSampleImage", (0, 260), ["reference.png"], size=(320, 80), outputs=[("IMAGE", "IMAGE")],
                    title="Reference image")
     ref, drv = sample_poses(w, (0, 380))
-    retarget, render = retarget_and_render(w, (360, 360), ref, drv, (384, 512))
+    retarget, render = retarget_and_render(w, (360, 360), ref, drv, (0, 0), long_side=512)
     sampler = sample_long_video(w, (1080, 0), load, ckpt, image, render)
     decode_to_video(w, (1460, 0), sampler, ckpt, name)
     if with_tpc:
@@ -290,7 +292,7 @@ def tcan_from_video():
         "## TCAN from your own video\nNeeds the comfyui_controlnet_aux pack (DWPose Estimator; it downloads its "
         "detector weights on first use). Put your driving video and a picture of the person to animate in "
         "ComfyUI/input and pick them in Load Video / Load Image. The poses are detected, retargeted to the "
-        "person's proportions, rendered at 512x512 (set Render Pose to your image's aspect, multiples of 8) "
+        "person's proportions, rendered at your picture's aspect with a long side of 512 (Render Pose) "
         "and animated by zero-shot TCAN at the video's frame rate. Models as in tcan_zero_shot.json."])
     ckpt = checkpoint(w, (0, 0))
     load = load_tcan(w, (360, 0), ckpt)
@@ -309,7 +311,8 @@ def tcan_from_video():
                       outputs=[("IMAGE", "IMAGE"), ("POSE_KEYPOINT", POSE)], title=title)
         w.link(source, 0, node, "image")
         poses.append(node)
-    _, render = retarget_and_render(w, (740, 340), poses[0], poses[1], (512, 512), ref_slot=1, drv_slot=1)
+    _, render = retarget_and_render(w, (740, 340), poses[0], poses[1], (0, 0), ref_slot=1, drv_slot=1,
+                                    long_side=512)
     sampler = sample_long_video(w, (1100, 0), load, ckpt, image, render)
     decode_to_video(w, (1480, 0), sampler, ckpt, "tcan_from_video", fps_source=(components, 2))
     w.write()
