@@ -27,6 +27,9 @@ APPEARANCE_OMITTED = frozenset(
     + [f"transformer_blocks.0.{m}.{p}" for m in ("norm2", "norm3", "ff.net.0.proj", "ff.net.2")
        for p in ("weight", "bias")]
     + ["proj_out.weight", "proj_out.bias"])
+# TCAN's AppearanceEncoderModel never defines the output layers either (tcan.md 11.1, correction):
+# a real file also lacks these 4 keys. Accepted as absent; a file that has them loads them.
+APPEARANCE_OUTPUT_OMITTED = frozenset(f"{m}.{p}" for m in ("conv_norm_out", "conv_out") for p in ("weight", "bias"))
 
 
 def _split_motion(state_dict):
@@ -49,8 +52,9 @@ def _unet(state_dict, name, lora_alpha):
 def _appearance(state_dict, name, lora_alpha):
     names = unet_name_map()
     renamed = rename(state_dict, names, prefix=UNET_PREFIX)
-    omitted = tuple(UNET_PREFIX + names[key] for key in renamed.missing if key in APPEARANCE_OMITTED)
-    missing = [key for key in renamed.missing if key not in APPEARANCE_OMITTED]
+    optional = APPEARANCE_OMITTED | APPEARANCE_OUTPUT_OMITTED
+    omitted = tuple(UNET_PREFIX + names[key] for key in renamed.missing if key in optional)
+    missing = [key for key in renamed.missing if key not in optional]
     return {"appearance_unet": renamed.state, "appearance_missing": omitted}, renamed.unexpected, missing
 
 

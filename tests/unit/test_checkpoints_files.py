@@ -175,6 +175,16 @@ def test_appearance_encoder_lacks_its_final_block_by_design(nets):
     assert full.appearance_missing == () and len(full.appearance_unet) == len(unet.state_dict())
 
 
+def test_appearance_encoder_without_output_layers_as_the_real_file(nets):
+    # tcan.md 11.1 (correction): AppearanceEncoderModel has no conv_norm_out/conv_out, so 24 keys are absent
+    unet, _ = nets
+    state = {k: v for k, v in appearance_state(unet).items() if not k.startswith(("conv_norm_out.", "conv_out."))}
+    weights = load_tcan_files(appearance=state)
+    assert len(weights.appearance_missing) == 24
+    assert {UNET_PREFIX + "out.0.weight", UNET_PREFIX + "out.2.bias"} <= set(weights.appearance_missing)
+    assert len(weights.appearance_unet) + 24 == len(unet.state_dict())
+
+
 def test_controlnet_parts(nets):
     _, controlnet = nets
     weights = load_tcan_files(controlnet=official_controlnet_state(controlnet))
