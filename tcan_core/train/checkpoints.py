@@ -42,6 +42,11 @@ def appearance_state(appearance):
     return {k: v for k, v in appearance.state_dict().items() if not is_unused_by_reference(k)}
 
 
+def _host(tensor):
+    # a network built on the meta device (shapes only, e.g. to check full-size layouts) saves as it is
+    return tensor.detach() if tensor.is_meta else tensor.detach().cpu()
+
+
 def file_name(part, epoch, step, loss):
     return f"[{PARTS[part]}]_[Epoch={epoch}]_[Iter={step}]_[loss={loss:.4f}].ckpt"
 
@@ -57,7 +62,7 @@ def save(out, stage, optimizer, info, *, pack=False, extra_parts=None, scaler=No
     files = {}
     for part, state in states.items():
         files[part] = file_name(part, info.get("epoch", 0), step, info.get("loss", float("nan")))
-        torch.save({k: v.detach().cpu() for k, v in state.items()}, os.path.join(tmp, files[part]))
+        torch.save({k: _host(v) for k, v in state.items()}, os.path.join(tmp, files[part]))
     if pack:
         parts = {**(extra_parts or {}), **states}
         write_pack(load_tcan_files(**parts), os.path.join(tmp, PACK))
