@@ -164,6 +164,9 @@ def build_stage2(args):
 def run_training(args, log=print):
     from .trainer import Trainer
 
+    import torch
+
+    torch.manual_seed(args.seed)  # the LoRA's initial A: the same in every process and every run
     build = build_stage1 if args.command == "stage1" else build_stage2
     stage, train_set, val_set, extra = build(args)
     if train_set.skipped:

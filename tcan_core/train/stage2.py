@@ -18,7 +18,8 @@ CONTROLNET_MODULES = 4
 
 def motion_modules(state, source):
     """AnimateDiff state dict -> trainable float32 MotionModules by name (mid block dropped, tcan.md B21)."""
-    modules = pack_temporal.load_motion_modules(state, dtype=None, source=source)
+    device = next(iter(state.values())).device  # the file's (CPU; meta when checking layouts)
+    modules = pack_temporal.load_motion_modules(state, dtype=None, device=device, source=source)
     return {name: m.float().requires_grad_(True) for name, m in modules.items() if not name.startswith("mid_block")}
 
 
