@@ -40,6 +40,7 @@ def _training_arguments(p, stage):
     g.add_argument("--gradient-accumulation", type=int, default=d.gradient_accumulation)
     g.add_argument("--learning-rate", type=float, default=d.learning_rate)
     g.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    g.add_argument("--adam-epsilon", type=float, default=d.adam_epsilon)
     g.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm, help="0 = no clipping")
     g.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default=d.mixed_precision)
     g.add_argument("--gradient-checkpointing", action="store_true")
@@ -93,7 +94,8 @@ def _options(args):
     from .trainer import Options
 
     return Options(out=args.out, steps=args.steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                   weight_decay=args.weight_decay, gradient_accumulation=args.gradient_accumulation,
+                   weight_decay=args.weight_decay, adam_epsilon=args.adam_epsilon,
+                   gradient_accumulation=args.gradient_accumulation,
                    max_grad_norm=args.max_grad_norm, mixed_precision=args.mixed_precision,
                    gradient_checkpointing=args.gradient_checkpointing, frozen_dtype=args.frozen_dtype,
                    save_every=args.save_every, keep_last=args.keep_last, validate_every=args.validate_every,

@@ -28,6 +28,7 @@ class Options:
     batch_size: int = 1
     learning_rate: float = 1e-5
     weight_decay: float = 1e-2
+    adam_epsilon: float = 1e-8
     gradient_accumulation: int = 1
     max_grad_norm: float = 1.0
     mixed_precision: str = "no"  # no | bf16 | fp16
@@ -84,7 +85,7 @@ class Trainer:
         self.params = list(stage.trainable().values())
         if not self.params:
             raise TrainingError("nothing to train")
-        self.optimizer = torch.optim.AdamW(self.params, lr=options.learning_rate, betas=(0.9, 0.999), eps=1e-8,
+        self.optimizer = torch.optim.AdamW(self.params, lr=options.learning_rate, betas=(0.9, 0.999), eps=options.adam_epsilon,
                                            weight_decay=options.weight_decay)
         self.step, self.epoch, self.loss_mean = 0, 0, float("nan")
         if options.resume:
