@@ -82,7 +82,8 @@ def parser():
     s2 = sub.add_parser("stage2", help="motion modules of the UNet and the ControlNet on 16-frame clips")
     s2.add_argument("--unet", required=True, help="stage 1's [UNet] file (base + APPA LoRA)")
     s2.add_argument("--appearance", required=True, help="stage 1's [AppearanceEncoder] file")
-    s2.add_argument("--motion-module", required=True, help="AnimateDiff SD1.5 file (mm_sd_v15_v2.ckpt or mm_sd_v15.ckpt)")
+    s2.add_argument("--motion-module", required=True,
+                    help="AnimateDiff SD1.5 file (mm_sd_v15_v2.ckpt or mm_sd_v15.ckpt)")
     s2.add_argument("--frames", type=int, default=16, help="frames per clip (TCAN: 16)")
     _training_arguments(s2, 2)
     m = sub.add_parser("memory", help="print the memory estimate per GPU for 512x512, batch 1, from SD1.5 sizes")

@@ -56,4 +56,5 @@ def print_table(size=(512, 512)):
     for stage in ("stage1", "stage2"):
         trainable, frozen, fp32 = estimate(counts, stage, 4)
         _, _, bf16 = estimate(counts, stage, 2)
-        print(f"| {stage} | {trainable / 1e6:.1f} M | {frozen / 1e6:.1f} M | {fp32 / GIB:.1f} GiB | {bf16 / GIB:.1f} GiB |")
+        print(f"| {stage} | {trainable / 1e6:.1f} M | {frozen / 1e6:.1f} M | {fp32 / GIB:.1f} GiB "
+              f"| {bf16 / GIB:.1f} GiB |")

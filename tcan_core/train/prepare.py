@@ -2,8 +2,8 @@
 
 Data folder: each video is an .mp4 (or other OpenCV-readable file) or a folder of frame images,
 with its poses beside it as `<name>.json` (controlnet_aux POSE_KEYPOINT, one entry per frame, e.g.
-from Save Pose JSON after the DWPose Estimator). A video is dropped, with the reason printed, when it cannot be read, its
-pose file is missing or unreadable, frame and pose counts differ, the pose canvas has another
+from Save Pose JSON after the DWPose Estimator). A video is dropped, with the reason printed, when it
+cannot be read, its pose file is missing or unreadable, frame and pose counts differ, the pose canvas has another
 aspect ratio than the frames, or no frame shows a person.
 
 Frames are scaled to cover the training size and centre-cropped (the aspect ratio is kept, not

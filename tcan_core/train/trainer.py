@@ -85,8 +85,8 @@ class Trainer:
         self.params = list(stage.trainable().values())
         if not self.params:
             raise TrainingError("nothing to train")
-        self.optimizer = torch.optim.AdamW(self.params, lr=options.learning_rate, betas=(0.9, 0.999), eps=options.adam_epsilon,
-                                           weight_decay=options.weight_decay)
+        self.optimizer = torch.optim.AdamW(self.params, lr=options.learning_rate, betas=(0.9, 0.999),
+                                           eps=options.adam_epsilon, weight_decay=options.weight_decay)
         self.step, self.epoch, self.loss_mean = 0, 0, float("nan")
         if options.resume:
             path = checkpoints.resolve(options.resume, options.out)
@@ -133,7 +133,8 @@ class Trainer:
             batch = collate([self.val_set[item]])
             draws = self.stage.draws(self.options.seed, -1, batch)
             with acc.autocast():
-                total += torch.stack([self.stage(_to(batch, acc.device), draws).float(), torch.ones((), device=acc.device)])
+                loss = self.stage(_to(batch, acc.device), draws).float()
+                total += torch.stack([loss, torch.ones_like(loss)])
         total = acc.reduce(total, reduction="sum")
         return (total[0] / total[1]).item()
 

@@ -42,7 +42,8 @@ def test_two_processes_equal_one_process_with_both_batches(train_files, tmp_path
     # rounding differs between the two reductions flips sign; a large eps makes the step proportional
     # to the gradient (lr 1 then gives a visible step), so the comparison measures the gradients.
     common = [stage, "--cache", train_files["cache"], "--controlnet", train_files["controlnet"], *models,
-              "--steps", "1", "--learning-rate", "1", "--adam-epsilon", "1", "--weight-decay", "0", "--num-workers", "0", "--no-progress",
+              "--steps", "1", "--learning-rate", "1", "--adam-epsilon", "1", "--weight-decay", "0",
+              "--num-workers", "0", "--no-progress",
               "--save-every", "0", "--validate-every", "0", "--pack", "never"]
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
     assert main([*common, "--out", one, "--batch-size", "2"]) == 0
@@ -76,7 +77,8 @@ def motion_file_weights(train_files):
     """Stage 2's trainable weights before the step: the motion modules of the AnimateDiff file."""
     motion = torch.load(train_files["motion"], weights_only=True)
     start = {f"UNet.{k}": v for k, v in motion.items() if not k.startswith("mid_block")}
-    start.update({f"ControlNetT.{k}": v for k, v in motion.items() if k.startswith(("down_blocks.2.", "down_blocks.3."))})
+    start.update({f"ControlNetT.{k}": v for k, v in motion.items()
+                  if k.startswith(("down_blocks.2.", "down_blocks.3."))})
     return start
 
 

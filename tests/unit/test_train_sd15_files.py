@@ -72,7 +72,8 @@ def test_stage2_files(tmp_path):
     assert sorted(files) == ["controlnet", "unet"]
     controlnet_state = read_state_dict(files["controlnet"])[0]
     assert detect_kind(controlnet_state) == "tcan_controlnet"
-    assert motion_module_names(controlnet_state) == [f"down_blocks.{i}.motion_modules.{j}" for i in (2, 3) for j in (0, 1)]
+    assert motion_module_names(controlnet_state) == [
+        f"down_blocks.{i}.motion_modules.{j}" for i in (2, 3) for j in (0, 1)]
     weights = load_tcan_files(unet=files["unet"], controlnet=files["controlnet"])
     assert len(weights.lora) == 96
     assert len(motion_module_names(weights.motion_module_state)) == 20

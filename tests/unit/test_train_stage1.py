@@ -8,6 +8,7 @@ import torch
 
 from . import tiny_models as tm
 from . import train_oracle as oracle
+from .train_checks import overfit_losses, short_run_moves_only_the_trainable
 
 pytest.importorskip("diffusers")
 pytest.importorskip("accelerate")
@@ -93,36 +94,15 @@ def test_trainable_set_is_the_lora_and_the_used_appearance_unet(parts):
 
 def test_training_changes_only_the_trainable_weights(parts, train_files, tmp_path):
     from tcan_core.train.data import PairDataset
-    from tcan_core.train.trainer import Options, Trainer
 
-    stage = stage1(parts)
-    before = {n: p.detach().clone() for n, p in stage.named_parameters()}
-    trainable = set(stage.trainable())
-    options = Options(out=str(tmp_path), steps=3, batch_size=2, learning_rate=1e-4, save_every=0, validate_every=0,
-                      num_workers=0, progress=False)
-    trainer = Trainer(stage, PairDataset(train_files["cache"], "train"), None, options, log=lambda *_: None)
-    summary = trainer.train()
-    print(f"\nstage 1 (tiny, CPU): {summary['steps_per_s']:.2f} steps/s, "
-          f"peak resident {summary['peak_memory_bytes'] / 2**20:.0f} MiB, loss {summary['loss']:.4f}")
-    assert summary["steps"] == 3 and torch.isfinite(torch.tensor(summary["loss"]))
-    for name, p in stage.named_parameters():
-        if name in trainable:
-            assert not torch.equal(p, before[name]), name
-        else:
-            assert torch.equal(p, before[name]), name
+    short_run_moves_only_the_trainable(stage1(parts), PairDataset(train_files["cache"], "train"), tmp_path, steps=3,
+                                       batch_size=2, label="stage 1")
 
 
 def test_overfits_one_batch(parts):
     stage = stage1(parts)
-    batch = parts[4]
-    draws = stage.draws(0, 7, batch)
+    draws = stage.draws(0, 7, parts[4])
     draws["keep"][:] = True
-    optimizer = torch.optim.AdamW(stage.trainable().values(), lr=5e-3, weight_decay=0)
-    losses = []
-    for _ in range(40):
-        loss = stage(batch, draws)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = overfit_losses(stage, parts[4], draws, learning_rate=5e-3, steps=40)
+    print(f"\noverfitting one batch: loss {losses[0]:.3f} -> {losses[-1]:.3f} in {len(losses)} steps")
     assert losses[-1] <= 0.5 * losses[0], losses

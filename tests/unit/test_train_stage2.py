@@ -9,6 +9,7 @@ import torch
 
 from . import tiny_models as tm
 from . import train_oracle as oracle
+from .train_checks import overfit_losses, short_run_moves_only_the_trainable
 
 pytest.importorskip("diffusers")
 pytest.importorskip("accelerate")
@@ -66,40 +67,21 @@ def test_trainable_set_is_the_motion_modules(parts):
     unet_modules = {n.split(".temporal_transformer.")[0] for n in names if n.startswith("unet.")}
     controlnet_modules = {n.split(".temporal_transformer.")[0] for n in names if n.startswith("controlnet.")}
     assert len(unet_modules) == 20 and not any("mid_block" in n for n in unet_modules)
-    assert sorted(controlnet_modules) == [f"controlnet.down_blocks.{i}.motion_modules.{j}" for i in (2, 3) for j in (0, 1)]
+    assert sorted(controlnet_modules) == [
+        f"controlnet.down_blocks.{i}.motion_modules.{j}" for i in (2, 3) for j in (0, 1)]
     assert not any(n.startswith("appearance.") for n in names)
 
 
 def test_training_changes_only_the_trainable_weights(parts, train_files, tmp_path):
     from tcan_core.train.data import ClipDataset
-    from tcan_core.train.trainer import Options, Trainer
 
-    stage = stage2(parts)
-    before = {n: p.detach().clone() for n, p in stage.named_parameters()}
-    trainable = set(stage.trainable())
-    options = Options(out=str(tmp_path), steps=2, batch_size=1, learning_rate=1e-4, save_every=0, validate_every=0,
-                      num_workers=0, progress=False)
-    summary = Trainer(stage, ClipDataset(train_files["cache"], "train"), None, options, log=lambda *_: None).train()
-    print(f"\nstage 2 (tiny, CPU): {summary['steps_per_s']:.2f} steps/s, "
-          f"peak resident {summary['peak_memory_bytes'] / 2**20:.0f} MiB, loss {summary['loss']:.4f}")
-    assert summary["steps"] == 2 and torch.isfinite(torch.tensor(summary["loss"]))
-    for name, p in stage.named_parameters():
-        if name in trainable:
-            assert not torch.equal(p, before[name]), name
-        else:
-            assert torch.equal(p, before[name]), name
+    short_run_moves_only_the_trainable(stage2(parts), ClipDataset(train_files["cache"], "train"), tmp_path, steps=2,
+                                       batch_size=1, label="stage 2")
 
 
 def test_overfits_one_clip(parts):
     stage = stage2(parts)
-    batch = parts[4]
-    draws = stage.draws(0, 3, batch)
-    optimizer = torch.optim.AdamW(stage.trainable().values(), lr=2e-3, weight_decay=0)
-    losses = []
-    for _ in range(25):
-        loss = stage(batch, draws)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    draws = stage.draws(0, 3, parts[4])
+    losses = overfit_losses(stage, parts[4], draws, learning_rate=2e-3, steps=25)
+    print(f"\noverfitting one batch: loss {losses[0]:.3f} -> {losses[-1]:.3f} in {len(losses)} steps")
     assert losses[-1] <= 0.5 * losses[0], losses

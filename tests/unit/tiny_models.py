@@ -33,7 +33,8 @@ def controlnet(seed=1):
                                                     "conditioning_embedding_out_channels": [8, 16, 32, 32]}))
     with torch.no_grad():  # a trained ControlNet's zero convs are not zero: make its residuals matter
         for name, p in model.named_parameters():
-            if name.startswith(("controlnet_down_blocks", "controlnet_mid_block", "controlnet_cond_embedding.conv_out")):
+            if name.startswith(("controlnet_down_blocks", "controlnet_mid_block",
+                                "controlnet_cond_embedding.conv_out")):
                 p.normal_(0, 0.05)
     return model
 
