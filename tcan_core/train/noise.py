@@ -3,9 +3,10 @@
 Linear betas 0.00085..0.012 over 1000 steps (diffusers DDPMScheduler, beta_schedule "linear"),
 t uniform per sample (shared by a clip's frames), epsilon target. Each sample's t, noise, VAE
 latent sample and reference drop come from a generator seeded by the run seed, the optimisation
-step and the sample's dataset index. So a sample gets the same draws whichever process or batch
-position it lands in (two processes with one sample each equal one process with both), and a
-resumed run draws exactly what the uninterrupted run would have: no RNG state needs saving.
+step and the sample's dataset index. So a sample gets the same draws whichever process, batch
+position or accumulation micro-batch it lands in (two processes with one sample each, or two
+accumulated micro-batches, equal one batch with both), and a resumed run draws exactly what the
+uninterrupted run would have: no RNG state needs saving.
 """
 
 import torch

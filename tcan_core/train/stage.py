@@ -54,21 +54,21 @@ class Stage(nn.Module):
         return F.mse_loss(prediction.float(), target.float())
 
     def run(self, x_t, t, text, pose, reference, keep, frames):
-        """Appearance pass, ControlNet, UNet over rows [B*F] -> predicted noise."""
+        """Appearance pass, ControlNet, UNet over rows [B*F] -> predicted noise.
+
+        The reference tokens and the frame count stay set after the forward pass: gradient
+        checkpointing recomputes blocks during backward and must see what the forward saw.
+        """
         self.bank.clear()
         self.bank.keep = keep
         self.frames.count = frames
-        try:
-            with torch.set_grad_enabled(torch.is_grad_enabled() and self.appearance_trains):
-                self.appearance(reference, t[::frames], self.context(reference.shape[0]), return_dict=False)
-            with torch.set_grad_enabled(torch.is_grad_enabled() and self.controlnet_trains):
-                down, mid = self.controlnet(x_t, t, text, controlnet_cond=pose, conditioning_scale=1.0,
-                                            return_dict=False)
-            return self.unet(x_t, t, text, down_block_additional_residuals=down,
-                             mid_block_additional_residual=mid, return_dict=False)[0]
-        finally:
-            self.bank.clear()
-            self.frames.count = 1
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.appearance_trains):
+            self.appearance(reference, t[::frames], self.context(reference.shape[0]), return_dict=False)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.controlnet_trains):
+            down, mid = self.controlnet(x_t, t, text, controlnet_cond=pose, conditioning_scale=1.0,
+                                        return_dict=False)
+        return self.unet(x_t, t, text, down_block_additional_residuals=down,
+                         mid_block_additional_residual=mid, return_dict=False)[0]
 
     @property
     def appearance_trains(self):

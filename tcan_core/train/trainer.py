@@ -106,8 +106,9 @@ class Trainer:
         self.loss_log = LossLog(options.out, enabled=acc.is_main_process)
 
     # ------------------------------------------------------------------------------------------
-    def _micro_step(self, batch, micro):
-        draws = self.stage.draws(self.options.seed, micro, batch)
+    def _micro_step(self, batch):
+        # keyed by the optimisation step: N micro-batches of B items draw what one batch of N*B would
+        draws = self.stage.draws(self.options.seed, self.step, batch)
         with self.accelerator.accumulate(self.model):
             loss = self.model(_to(batch, self.accelerator.device), draws)
             if not torch.isfinite(loss):
@@ -170,7 +171,7 @@ class Trainer:
                     micro = self.step * o.gradient_accumulation + k
                     batch = next(data)
                     self.epoch = self.sampler.global_batch(micro)[0]
-                    losses.append(self._micro_step(batch, micro))
+                    losses.append(self._micro_step(batch))
                 self.step += 1
                 window.append(acc.reduce(torch.stack(losses).mean(), reduction="mean").item())
                 rate = (self.step - first_step) / (time.perf_counter() - started)

@@ -8,7 +8,7 @@ import torch
 
 from . import tiny_models as tm
 from . import train_oracle as oracle
-from .train_checks import overfit_losses, short_run_moves_only_the_trainable
+from .train_checks import assert_checkpointing_changes_nothing, overfit_losses, short_run_moves_only_the_trainable
 
 pytest.importorskip("diffusers")
 pytest.importorskip("accelerate")
@@ -106,3 +106,11 @@ def test_overfits_one_batch(parts):
     losses = overfit_losses(stage, parts[4], draws, learning_rate=5e-3, steps=40)
     print(f"\noverfitting one batch: loss {losses[0]:.3f} -> {losses[-1]:.3f} in {len(losses)} steps")
     assert losses[-1] <= 0.5 * losses[0], losses
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(parts):
+    draws = stage1(parts).draws(0, 7, parts[4])
+    def make():  # the same LoRA each time, B != 0 so that A gets gradients too
+        return stage1(parts, lora_generator=torch.Generator().manual_seed(0), lora_up_std=0.05)
+
+    assert_checkpointing_changes_nothing(make, parts[4], draws)

@@ -9,7 +9,7 @@ import torch
 
 from . import tiny_models as tm
 from . import train_oracle as oracle
-from .train_checks import overfit_losses, short_run_moves_only_the_trainable
+from .train_checks import assert_checkpointing_changes_nothing, overfit_losses, short_run_moves_only_the_trainable
 
 pytest.importorskip("diffusers")
 pytest.importorskip("accelerate")
@@ -85,3 +85,8 @@ def test_overfits_one_clip(parts):
     losses = overfit_losses(stage, parts[4], draws, learning_rate=2e-3, steps=25)
     print(f"\noverfitting one batch: loss {losses[0]:.3f} -> {losses[-1]:.3f} in {len(losses)} steps")
     assert losses[-1] <= 0.5 * losses[0], losses
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(parts):
+    draws = stage2(parts).draws(0, 3, parts[4])
+    assert_checkpointing_changes_nothing(lambda: stage2(parts), parts[4], draws)

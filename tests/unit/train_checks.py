@@ -34,3 +34,20 @@ def overfit_losses(stage, batch, draws, *, learning_rate, steps):
         optimizer.step()
         losses.append(loss.item())
     return losses
+
+
+def gradients(stage, batch, draws, checkpointing):
+    """{name: gradient} of one backward pass, with or without gradient checkpointing."""
+    if checkpointing:
+        stage.enable_gradient_checkpointing()
+    stage.zero_grad()
+    stage(batch, draws).backward()
+    return {n: p.grad.clone() for n, p in stage.trainable().items() if p.grad is not None}
+
+
+def assert_checkpointing_changes_nothing(make_stage, batch, draws):
+    """Recomputed blocks must see what the forward pass saw (reference tokens, frames per clip)."""
+    plain, checkpointed = gradients(make_stage(), batch, draws, False), gradients(make_stage(), batch, draws, True)
+    assert plain.keys() == checkpointed.keys() and len(plain) == len(make_stage().trainable())
+    for name in plain:
+        torch.testing.assert_close(checkpointed[name], plain[name], rtol=1e-4, atol=1e-6, msg=name)
