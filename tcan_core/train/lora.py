@@ -67,5 +67,10 @@ def attach_lora(model, rank=RANK, alpha=None, *, generator=None, up_std=0.0):
     return wrapped
 
 
-def lora_parameters(model):
-    return [p for name, p in model.named_parameters() if ".lora_A." in name or ".lora_B." in name]
+def load_lora(model, state, source="the [UNet] file"):
+    """Copy peft factor weights (`….lora_A.default.weight`, …) into a model with the LoRA attached."""
+    _, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise ValueError(f"{source}: {len(unexpected)} LoRA weights fit no target of this UNet "
+                         f"(e.g. {unexpected[:3]})")
+

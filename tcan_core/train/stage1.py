@@ -9,7 +9,7 @@ samples drop the reference (CFG's unconditional branch).
 """
 
 from . import noise
-from .lora import attach_lora
+from .lora import attach_lora, load_lora
 from .reference import is_unused_by_reference
 from .stage import Stage
 
@@ -22,7 +22,7 @@ class Stage1(Stage):
         super().__init__(unet, appearance, controlnet, text_embedding)
         attach_lora(unet, lora_rank, lora_alpha, generator=lora_generator, up_std=lora_up_std)
         if lora:  # continue from a [UNet] file's LoRA
-            unet.load_state_dict(lora, strict=False)
+            load_lora(unet, lora)
         for name, p in unet.named_parameters():
             p.requires_grad_(".lora_A." in name or ".lora_B." in name)
         for name, p in appearance.named_parameters():

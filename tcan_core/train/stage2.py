@@ -8,7 +8,7 @@ GroupNorm spans each clip's frames (tcan.md 10). No reference drop, no PTM (as T
 
 from .. import temporal as pack_temporal
 from . import noise
-from .lora import attach_lora
+from .lora import attach_lora, load_lora
 from .stage import Stage
 from .temporal import CONTROLNET_BLOCKS, add_motion_modules, use_cross_frame_group_norm
 
@@ -32,7 +32,7 @@ class Stage2(Stage):
         super().__init__(unet, appearance, controlnet, text_embedding)
         attach_lora(unet, lora_rank, lora_alpha)
         if lora:
-            unet.load_state_dict(lora, strict=False)
+            load_lora(unet, lora)
         # the UNet's modules from the AnimateDiff file, or from a stage-2 [UNet] file being continued
         unet_modules = motion_modules(unet_motion_state or motion_state, source)
         control_modules = motion_modules(controlnet_motion_state or motion_state, source)

@@ -103,6 +103,3 @@ def add_motion_modules(model, modules, frames, blocks=None):
         inserted.append(name)
     return inserted
 
-
-def motion_parameters(model):
-    return [p for name, p in model.named_parameters() if ".motion_modules." in name]
