@@ -9,6 +9,7 @@ from ..tcan_core.comfy.motion_patch import BETA_SCHEDULES
 from .apply_motion_module import GROUPNORM_MODES, cross_frame_norm_for
 from .model_folders import load_motion_module_file, model_file
 from .sockets import TCAN
+from .ui_text import show_text
 
 
 NONE = "none"
@@ -35,21 +36,26 @@ class LoadTCAN(io.ComfyNode):
                 io.Combo.Input("motion_module", options=folder_paths.get_filename_list("animatediff_models"),
                                tooltip="AnimateDiff SD1.5 motion module in ComfyUI/models/animatediff_models."),
                 io.Boolean.Input("reference_attention", default=True,
-                                 tooltip="Frames attend to the reference image's features (TCAN's appearance path)."),
+                                 tooltip="Frames attend to the reference image's features (TCAN's appearance path; TCAN: on)."),
                 io.Boolean.Input("reference_for_uncond", default=False,
                                  tooltip="Also give the negative (uncond) pass the reference; TCAN does not."),
                 io.Boolean.Input("temporal_controlnet", default=True,
-                                 tooltip="Temporal layers in the ControlNet (TCAN's T-CtrlN)."),
+                                 tooltip="Temporal layers in the ControlNet (TCAN's T-CtrlN), which smooth single-frame pose "
+                                         "errors (TCAN: on)."),
                 io.Float.Input("ptm_tau", default=3.0, min=0.0, max=20.0, step=0.1,
                                tooltip="Pose-driven temperature map strength (TCAN: 3); 0 turns PTM off."),
                 io.Combo.Input("groupnorm", options=list(GROUPNORM_MODES), default="auto",
-                               tooltip="Res-block GroupNorm across the frames of a window (v1/TCAN) or per frame (v2)."),
-                io.Combo.Input("beta_schedule", options=list(BETA_SCHEDULES), default="sqrt_linear"),
+                               tooltip="Res-block GroupNorm across the frames of a window (AnimateDiff v1, TCAN) or per "
+                                       "frame (v2). auto picks by the motion module's version."),
+                io.Combo.Input("beta_schedule", options=list(BETA_SCHEDULES), default="sqrt_linear",
+                               tooltip="Noise schedule the model samples with. sqrt_linear: linear in beta, 0.00085 to "
+                                       "0.012, which AnimateDiff and TCAN were trained with (TCAN's default); model "
+                                       "default: the checkpoint's own (scaled-linear for SD1.5)."),
                 io.Combo.Input("tcan_unet", options=_tcan_files(), default=NONE, optional=True,
                                tooltip="TCAN [UNet] file (base weights + APPA LoRA + motion modules), or the pack's "
                                        "single-file conversion of the whole set, from ComfyUI/models/tcan."),
                 io.Combo.Input("tcan_appearance", options=_tcan_files(), default=NONE, optional=True,
-                               tooltip="TCAN [AppearanceEncoder] file; none: the UNet itself (zero-shot)."),
+                               tooltip="TCAN [AppearanceEncoder] file; none: the UNet itself (zero-shot, the default)."),
                 io.Combo.Input("tcan_controlnet", options=_tcan_files(), default=NONE, optional=True,
                                tooltip="TCAN [ControlNetT] file; none: the control_net input with temporal layers "
                                        "from the motion module."),
@@ -60,6 +66,7 @@ class LoadTCAN(io.ComfyNode):
                                        "it). Values other than 1 cost a second attention in the mid/up blocks."),
             ],
             outputs=[io.Model.Output(), TCAN.Output(display_name="tcan")],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -69,10 +76,16 @@ class LoadTCAN(io.ComfyNode):
         modules = load_motion_module_file(motion_module)
         files = [model_file("tcan", name) for name in (tcan_unet, tcan_appearance, tcan_controlnet) if name != NONE]
         weights = load_tcan_files(*files) if files else None
+        cross_frame_norm = cross_frame_norm_for(groupnorm, modules)
         patched, bundle = load_tcan(model, control_net, modules, weights=weights, lora_strength=lora_strength,
                                     reference_strength=reference_strength,
                                     reference_attention=reference_attention,
                                     uncond_reference=reference_for_uncond, temporal_controlnet=temporal_controlnet,
-                                    ptm_tau=ptm_tau, cross_frame_norm=cross_frame_norm_for(groupnorm, modules),
-                                    beta_schedule=beta_schedule)
-        return io.NodeOutput(patched, bundle)
+                                    ptm_tau=ptm_tau, cross_frame_norm=cross_frame_norm, beta_schedule=beta_schedule)
+        reference = f"on, strength {reference_strength:g}" if reference_attention else "off"
+        shown = "\n".join([f"TCAN {bundle.mode}: {len(modules)} motion modules from {motion_module}",
+                           f"reference attention {reference}",
+                           f"temporal ControlNet {'on' if temporal_controlnet else 'off'}",
+                           f"PTM tau {ptm_tau:g}; GroupNorm {'across frames' if cross_frame_norm else 'per frame'}",
+                           f"beta schedule {beta_schedule}"] + bundle.notes)
+        return io.NodeOutput(patched, bundle, ui=show_text(cls, shown))

@@ -7,6 +7,7 @@ from ..tcan_core.pose.keypoints import frames_from_pose_keypoint
 from ..tcan_core.pose.retarget import POSITIONS, retarget_frames
 from .render_pose import render_to_image
 from .sockets import PoseKeypoint
+from .ui_text import show_text
 
 PREVIEW_HEIGHT = 256
 
@@ -49,6 +50,7 @@ class PoseRetarget(io.ComfyNode):
                 io.Image.Output(display_name="preview"),
                 io.String.Output(display_name="notes"),
             ],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -57,4 +59,7 @@ class PoseRetarget(io.ComfyNode):
                                  smoothing=smoothing, symmetric=symmetric_limbs)
         notes = "\n".join(result.notes) or "ok"
         preview = side_by_side_preview(driving_pose, result.frames)
-        return io.NodeOutput(result.frames, preview, notes)
+        first = result.frames[0]
+        shown = "\n".join([f"{len(result.frames)} frame(s) retargeted onto a {first['canvas_width']}x"
+                           f"{first['canvas_height']} canvas."] + result.notes)
+        return io.NodeOutput(result.frames, preview, notes, ui=show_text(cls, shown))

@@ -6,6 +6,7 @@ from comfy_api.latest import io
 from ..tcan_core.calibrate import DEFAULT_GROUPS, calibrate
 from .progress import Progress
 from .sockets import PoseKeypoint, TCANCalibration
+from .ui_text import show_text
 
 CHUNK = 32  # frames warped between progress updates / cancel checks
 
@@ -60,6 +61,7 @@ class ProcrustesCalibrate(io.ComfyNode):
                 io.Mask.Output(display_name="calibrated_masks"),
                 io.String.Output(display_name="summary"),
             ],
+            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -78,4 +80,5 @@ class ProcrustesCalibrate(io.ComfyNode):
             images[start:chunk.stop] = torch.from_numpy(calibration.warp_images(chunk))
             masks[start:chunk.stop] = torch.from_numpy(calibration.warp_masks(chunk))
             progress.step(len(chunk))
-        return io.NodeOutput(calibration, images, masks, calibration.summary())
+        summary = calibration.summary()
+        return io.NodeOutput(calibration, images, masks, summary, ui=show_text(cls, summary))
