@@ -1,7 +1,7 @@
 """Load TCAN: SD1.5 MODEL + OpenPose CONTROL_NET + AnimateDiff motion module -> TCAN's models."""
 
 import folder_paths
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..tcan_core.checkpoints import load_tcan_files
 from ..tcan_core.comfy.load import load_tcan
@@ -9,7 +9,6 @@ from ..tcan_core.comfy.motion_patch import BETA_SCHEDULES
 from .apply_motion_module import GROUPNORM_MODES, cross_frame_norm_for
 from .model_folders import load_motion_module_file, model_file
 from .sockets import TCAN
-from .ui_text import show_text
 
 
 NONE = "none"
@@ -66,7 +65,6 @@ class LoadTCAN(io.ComfyNode):
                                        "it). Values other than 1 cost a second attention in the mid/up blocks."),
             ],
             outputs=[io.Model.Output(), TCAN.Output(display_name="tcan")],
-            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -88,4 +86,4 @@ class LoadTCAN(io.ComfyNode):
                            f"temporal ControlNet {'on' if temporal_controlnet else 'off'}",
                            f"PTM tau {ptm_tau:g}; GroupNorm {'across frames' if cross_frame_norm else 'per frame'}",
                            f"beta schedule {beta_schedule}"] + bundle.notes)
-        return io.NodeOutput(patched, bundle, ui=show_text(cls, shown))
+        return io.NodeOutput(patched, bundle, ui=ui.PreviewText(shown))

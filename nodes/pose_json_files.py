@@ -3,12 +3,11 @@
 import os
 
 import folder_paths
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..tcan_core.pose.pose_json import load_pose_json, save_pose_json
 from ..tcan_core.samples import SAMPLE_DIR
 from .sockets import PoseKeypoint
-from .ui_text import show_text
 
 SAMPLE_PREFIX = "(TCAN sample) "
 
@@ -96,7 +95,6 @@ class SavePoseJSON(io.ComfyNode):
                                         "(tcan/pose_00001_.json), so earlier files are kept."),
             ],
             outputs=[],
-            hidden=[io.Hidden.unique_id],
             is_output_node=True,
         )
 
@@ -106,4 +104,4 @@ class SavePoseJSON(io.ComfyNode):
         folder, filename, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, output_dir)
         path = save_pose_json(pose, os.path.join(folder, f"{filename}_{counter:05}_.json"))
         saved = f"saved {len(pose)} frame(s) to {os.path.relpath(path, output_dir)} in ComfyUI's output folder"
-        return io.NodeOutput(ui=show_text(cls, saved))
+        return io.NodeOutput(ui=ui.PreviewText(saved))

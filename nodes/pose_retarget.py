@@ -1,13 +1,12 @@
 """Pose Retarget: a driving pose sequence re-proportioned to the reference person (TCAN Alg. 1)."""
 
 import torch
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..tcan_core.pose.keypoints import frames_from_pose_keypoint
 from ..tcan_core.pose.retarget import POSITIONS, retarget_frames
 from .render_pose import render_to_image
 from .sockets import PoseKeypoint
-from .ui_text import show_text
 
 PREVIEW_HEIGHT = 256
 
@@ -50,7 +49,6 @@ class PoseRetarget(io.ComfyNode):
                 io.Image.Output(display_name="preview"),
                 io.String.Output(display_name="notes"),
             ],
-            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -62,4 +60,4 @@ class PoseRetarget(io.ComfyNode):
         first = result.frames[0]
         shown = "\n".join([f"{len(result.frames)} frame(s) retargeted onto a {first['canvas_width']}x"
                            f"{first['canvas_height']} canvas."] + result.notes)
-        return io.NodeOutput(result.frames, preview, notes, ui=show_text(cls, shown))
+        return io.NodeOutput(result.frames, preview, notes, ui=ui.PreviewText(shown))

@@ -1,12 +1,11 @@
 """Procrustes Calibrate: TPC's calibrated reference images for a driving pose sequence."""
 
 import torch
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..tcan_core.calibrate import DEFAULT_GROUPS, calibrate
 from .progress import Progress
 from .sockets import PoseKeypoint, TCANCalibration
-from .ui_text import show_text
 
 CHUNK = 32  # frames warped between progress updates / cancel checks
 
@@ -61,7 +60,6 @@ class ProcrustesCalibrate(io.ComfyNode):
                 io.Mask.Output(display_name="calibrated_masks"),
                 io.String.Output(display_name="summary"),
             ],
-            hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
@@ -81,4 +79,4 @@ class ProcrustesCalibrate(io.ComfyNode):
             masks[start:chunk.stop] = torch.from_numpy(calibration.warp_masks(chunk))
             progress.step(len(chunk))
         summary = calibration.summary()
-        return io.NodeOutput(calibration, images, masks, summary, ui=show_text(cls, summary))
+        return io.NodeOutput(calibration, images, masks, summary, ui=ui.PreviewText(summary))
