@@ -80,7 +80,10 @@ class Workflow:
         self.nodes.append(node)
         return node["id"]
 
-    def note(self, text, width, height):
+    def note(self, lines, width=760):
+        """A Markdown note: a title and a few short lines (the frontend's text is 10 px at 100% zoom)."""
+        text = f"## {lines[0]}\n" + "\n".join(f"- {line}" for line in lines[1:])
+        height = 58 + 16 * len(lines[1:])  # title and its margin, list lines, padding
         return self.node("MarkdownNote", [text], width=width, extra_height=height - WIDGET_HEIGHT - BODY_MARGIN)
 
     def link(self, src, src_slot, dst, dst_input):
@@ -96,10 +99,13 @@ class Workflow:
         return next(i["link"] for i in self.nodes[node_id - 1]["inputs"] if i["name"] == name)
 
     def input_y(self, node_id, name):
-        """Where the frontend draws a socket input (widget inputs have no row of their own)."""
+        """Where the frontend draws a socket input (a widget's socket sits on the widget, below the rows)."""
         node = self.nodes[node_id - 1]
         rows = [i["name"] for i in node["inputs"] if "widget" not in i]
-        return node["pos"][1] + SLOT_HEIGHT * (rows.index(name) + 0.7)
+        if name in rows:
+            return node["pos"][1] + SLOT_HEIGHT * (rows.index(name) + 0.7)
+        widgets = [i["name"] for i in node["inputs"] if "widget" in i]
+        return node["pos"][1] + SLOT_HEIGHT * len(rows) + 6 + WIDGET_HEIGHT * (widgets.index(name) + 0.5)
 
     def output_y(self, node_id, slot):
         return self.nodes[node_id - 1]["pos"][1] + SLOT_HEIGHT * (slot + 0.7)
@@ -126,8 +132,7 @@ class Workflow:
                 continue
             name = target["inputs"][dst_slot]["name"]
             between = target["pos"][1] - TITLE_HEIGHT - BADGE_HEIGHT - NODE_GAP / 2
-            self.route([link_id], [(self.after(src) - 12, self.output_y(src, slot)), (self.after(src) - 12, between),
-                                   (self.before(dst) + 12, between), (self.before(dst) + 12, self.input_y(dst, name))])
+            self.route([link_id], [(self.after(src) - 12, between), (self.before(dst) + 12, between)])
 
     def route(self, link_ids, points, parent=None):
         """Runs links through reroute points (the frontend's native reroutes, after `parent`) around the
@@ -289,10 +294,10 @@ def stages(w, note, inputs, sampling, output):
 
 def pose_retarget():
     w = Workflow("pose_retarget")
-    note = w.note("## Pose retarget (no model files)\nThe sample driving poses get the sample reference person's "
-                  "proportions and are drawn as OpenPose images. For your own video, connect a pose detector's "
-                  "POSE_KEYPOINT (e.g. DWPose Estimator) instead of the Load Pose JSON nodes. "
-                  "Files go to ComfyUI/output/tcan/.", width=720, height=150)
+    note = w.note(["Pose retarget (no model files)",
+                   "The sample driving poses get the sample person's proportions and are drawn as OpenPose images.",
+                   "Your own video: a pose detector's POSE_KEYPOINT (DWPose Estimator) instead of Load Pose JSON.",
+                   "Files go to ComfyUI/output/tcan/."])
     ref, drv = sample_poses(w)
     retarget, render = retarget_and_render(w, ref, drv, (0, 0), smoothing=0.0)
     pose_video = create_video(w, render, 0, title="Create Video (pose)")
@@ -344,10 +349,10 @@ def route_checkpoint(w, top, ckpt, prompts, vae_targets, model=None):
 
 def motion_module_clip():
     w = Workflow("motion_module_clip")
-    note = w.note("## Motion module clip\nAn SD1.5 checkpoint with AnimateDiff motion modules denoises 16 latents "
-                  "as one clip with core nodes (TCAN's sampling: linear betas, Euler + ddim_uniform, 25 steps, "
-                  "CFG 7.5). Models: an SD1.5 checkpoint, `mm_sd_v15_v2.ckpt` in models/animatediff_models. "
-                  "Longer clips: Sample Long Video.", width=720, height=150)
+    note = w.note(["Motion module clip",
+                   "**Models:** an SD1.5 checkpoint; mm_sd_v15_v2.ckpt in models/animatediff_models.",
+                   "KSampler denoises 16 latents as one clip, sampled as TCAN does (25 steps, CFG 7.5).",
+                   "Longer clips: Sample Long Video (the TCAN workflows)."])
     ckpt = checkpoint(w)
     motion = apply_motion_module(w, ckpt)
     positive = prompt(w, ckpt, "a woman dancing in a sunny park, best quality", title="Positive")
@@ -364,11 +369,10 @@ def motion_module_clip():
 
 def pose_controlnet_clip():
     w = Workflow("pose_controlnet_clip")
-    note = w.note("## Pose-driven clip with TCAN's temporal ControlNet\nThe sample poses, retargeted and rendered, "
-                  "drive an SD1.5 checkpoint with motion modules through the OpenPose ControlNet with TCAN's temporal "
-                  "layers and the stock Apply ControlNet; KSampler denoises the first 16 frames as one window. "
-                  "Models: an SD1.5 checkpoint, control_v11p_sd15_openpose.pth, mm_sd_v15_v2.ckpt.",
-                  width=720, height=170)
+    note = w.note(["Pose clip with TCAN's temporal ControlNet",
+                   "**Models:** an SD1.5 checkpoint, control_v11p_sd15_openpose.pth, mm_sd_v15_v2.ckpt.",
+                   "The retargeted sample poses drive the stock Apply ControlNet with TCAN's temporal layers.",
+                   "KSampler denoises the first 16 frames as one window."])
     ref, drv = sample_poses(w)
     retarget, render = retarget_and_render(w, ref, drv, (384, 512))
     ckpt = checkpoint(w)
@@ -448,12 +452,11 @@ def tcan_layout(w, note, inputs, prompts, sampler, ckpt, name, fps_source=None):
 def tcan(name, with_tpc):
     """The full TCAN pipeline on the bundled samples (zero-shot), optionally with TPC calibration."""
     w = Workflow(name)
-    note = w.note(("## TCAN zero-shot" + (" with TPC" if with_tpc else "") + "\n"
-                   "The sample person is animated with the sample poses, retargeted to the person's proportions. "
-                   + ("Procrustes Calibrate adds TPC's references warped onto each pose. " if with_tpc else "")
-                   + "Models: an SD1.5 checkpoint, control_v11p_sd15_openpose.pth, mm_sd_v15_v2.ckpt (pick yours "
-                   "in the loaders). Your own picture: Load Image; your own video: the DWPose workflow."),
-                  width=760, height=170)
+    note = w.note(["TCAN zero-shot" + (" with TPC" if with_tpc else ""),
+                   "**Models:** an SD1.5 checkpoint, control_v11p_sd15_openpose.pth, mm_sd_v15_v2.ckpt.",
+                   "The sample poses, retargeted to the sample person, animate the picture: 100 frames, windows of 16."
+                   + (" Procrustes Calibrate adds TPC's references warped onto each pose." if with_tpc else ""),
+                   "Your picture: Load Image in Reference. Your video: the DWPose workflow."])
     ref, drv = sample_poses(w)
     retarget, render = retarget_and_render(w, ref, drv, (384, 512))
     image = w.node("TCANLoadSampleImage", ["reference.png"], outputs=[("IMAGE", "IMAGE")], title="Reference image")
@@ -492,10 +495,10 @@ def tcan(name, with_tpc):
 def tcan_from_video():
     """Your own driving video and reference image: DWPose (comfyui_controlnet_aux) -> retarget -> TCAN."""
     w = Workflow("tcan_from_video")
-    note = w.note("## TCAN from your own video\n**Needs comfyui_controlnet_aux** (DWPose Estimator): install it "
-                  "with ComfyUI-Manager, Install Missing Custom Nodes.\nPut your video and a picture of the person in "
-                  "ComfyUI/input and pick them below; set Render Pose to your picture's aspect (multiples of 8). "
-                  "Models as in the sample TCAN workflow.", width=760, height=170)
+    note = w.note(["TCAN from your own video",
+                   "**Install comfyui_controlnet_aux** (DWPose Estimator): Manager, Install Missing Custom Nodes.",
+                   "Pick your picture and video (ComfyUI/input); set Render Pose to the picture's aspect.",
+                   "**Models:** an SD1.5 checkpoint, control_v11p_sd15_openpose.pth, mm_sd_v15_v2.ckpt."])
     image = w.node("LoadImage", ["reference.png", "image"], extra_height=250,
                    outputs=[("IMAGE", "IMAGE"), ("MASK", "MASK")], title="Reference image (yours)")
     video = w.node("LoadVideo", ["driving.mp4"], extra_height=250, outputs=[("VIDEO", "VIDEO")],
@@ -506,8 +509,9 @@ def tcan_from_video():
     dw_widgets = ["enable", "enable", "disable", 512, "yolox_l.onnx", "dw-ll_ucoco_384_bs5.torchscript.pt", "disable"]
     poses = []
     for title, source in (("DWPose (reference)", image), ("DWPose (driving video)", components)):
-        node = w.node("DWPreprocessor", dw_widgets, inputs=[("image", "IMAGE")], pack=CONTROLNET_AUX,
-                      outputs=[("IMAGE", "IMAGE"), ("POSE_KEYPOINT", POSE)], title=title)
+        # extra_height: the placeholder the frontend draws while the pack is missing is 30 px taller
+        node = w.node("DWPreprocessor", dw_widgets, inputs=[("image", "IMAGE")], outputs=[("IMAGE", "IMAGE"),
+                      ("POSE_KEYPOINT", POSE)], title=title, pack=CONTROLNET_AUX, extra_height=30)
         w.link(source, 0, node, "image")
         poses.append(node)
     retarget, render = retarget_and_render(w, poses[0], poses[1], (512, 512), ref_slot=1, drv_slot=1)
@@ -523,7 +527,8 @@ def tcan_from_video():
                             [positive, negative], sampler, ckpt, "tcan_from_video", fps_source=(components, 2))
     # the video's frame rate runs below the groups to the output
     below = max(g["bounding"][1] + g["bounding"][3] for g in w.groups) + 30
-    w.route([w.input_link(create, "fps")], [(w.after(components), below), (w.before(create), below)])
+    w.route([w.input_link(create, "fps")], [(w.after(components), below), (w.before(create), below),
+                                            (w.before(create), w.input_y(create, "fps"))])
     w.write()
 
 
