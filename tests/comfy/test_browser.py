@@ -123,6 +123,10 @@ def page(server):
         page = context.new_page()
         page.goto(server["url"])
         page.wait_for_function("window.comfyAPI?.app?.app?.graph", timeout=120_000)
+        # tidier screenshots: no minimap, no canvas statistics (this profile's own settings)
+        page.evaluate("""async () => { const settings = window.comfyAPI.app.app.extensionManager.setting;
+                          await settings.set('Comfy.Minimap.Visible', false);
+                          await settings.set('Comfy.Graph.CanvasInfo', false); }""")
         yield page
         context.close()
     shutil.rmtree(profile, ignore_errors=True)
