@@ -417,6 +417,16 @@ def load_tcan(w, ckpt, cn_loader):
     return load
 
 
+def tcan_sampling(w, image, render):
+    """Checkpoint, ControlNet, Load TCAN, TCAN's empty prompts and Sample Long Video on `image` and the
+    rendered poses -> (the Models group's columns, prompts, sampler, checkpoint)."""
+    ckpt = checkpoint(w)
+    cn_loader = openpose_controlnet(w)
+    load = load_tcan(w, ckpt, cn_loader)
+    prompts = [prompt(w, ckpt, "", title="Positive (TCAN: empty)"), prompt(w, ckpt, "", title="Negative (TCAN: empty)")]
+    return [[ckpt, cn_loader], [load]], prompts, sample_long_video(w, load, ckpt, image, render, *prompts), ckpt
+
+
 def sample_long_video(w, load, ckpt, image, render, positive, negative):
     inputs = [("model", "MODEL"), ("tcan", "TCAN"), ("positive", "CONDITIONING"), ("negative", "CONDITIONING"),
               ("vae", "VAE"), ("reference_image", "IMAGE"), ("pose_images", "IMAGE"), ("latent", "LATENT"),
@@ -460,13 +470,7 @@ def tcan(name, with_tpc):
     ref, drv = sample_poses(w)
     retarget, render = retarget_and_render(w, ref, drv, (384, 512))
     image = w.node("TCANLoadSampleImage", ["reference.png"], outputs=[("IMAGE", "IMAGE")], title="Reference image")
-    ckpt = checkpoint(w)
-    cn_loader = openpose_controlnet(w)
-    load = load_tcan(w, ckpt, cn_loader)
-    positive = prompt(w, ckpt, "", title="Positive (TCAN: empty)")
-    negative = prompt(w, ckpt, "", title="Negative (TCAN: empty)")
-    sampler = sample_long_video(w, load, ckpt, image, render, positive, negative)
-    reference = [[image]]
+    models, prompts, sampler, ckpt = tcan_sampling(w, image, render)
     if with_tpc:
         calibrate = w.node("TCANProcrustesCalibrate", [True, 30], width=380, extra_height=text_box(9),
                            inputs=[("reference_image", "IMAGE"), ("reference_pose", POSE), ("driving_pose", POSE),
@@ -477,8 +481,8 @@ def tcan(name, with_tpc):
         w.link(ref, 0, calibrate, "reference_pose")
         w.link(retarget, 0, calibrate, "driving_pose")
         w.link(calibrate, 0, sampler, "calibration")
-    tcan_layout(w, note, [("Models", MODELS, [[ckpt, cn_loader], [load]]), ("Reference", REFERENCE, [[image]]),
-                          ("Poses", POSES, [[ref, drv], [retarget, render]])], [positive, negative], sampler, ckpt, name)
+    tcan_layout(w, note, [("Models", MODELS, models), ("Reference", REFERENCE, [[image]]),
+                          ("Poses", POSES, [[ref, drv], [retarget, render]])], prompts, sampler, ckpt, name)
     if with_tpc:  # beside the poses, below the sampler: its inputs come from the left, its output goes up
         x, top, width, _ = next(g["bounding"] for g in w.groups if g["title"] == "Poses")
         w.group("TPC calibration", REFERENCE, x + width + GROUP_GAP, top, [calibrate])
@@ -515,16 +519,10 @@ def tcan_from_video():
         w.link(source, 0, node, "image")
         poses.append(node)
     retarget, render = retarget_and_render(w, poses[0], poses[1], (512, 512), ref_slot=1, drv_slot=1)
-    ckpt = checkpoint(w)
-    cn_loader = openpose_controlnet(w)
-    load = load_tcan(w, ckpt, cn_loader)
-    positive = prompt(w, ckpt, "", title="Positive (TCAN: empty)")
-    negative = prompt(w, ckpt, "", title="Negative (TCAN: empty)")
-    sampler = sample_long_video(w, load, ckpt, image, render, positive, negative)
-    _, create = tcan_layout(w, note, [("Models", MODELS, [[ckpt, cn_loader], [load]]),
-                                      ("Reference", REFERENCE, [[image]]),
+    models, prompts, sampler, ckpt = tcan_sampling(w, image, render)
+    _, create = tcan_layout(w, note, [("Models", MODELS, models), ("Reference", REFERENCE, [[image]]),
                                       ("Poses", POSES, [[video, components], poses, [retarget, render]])],
-                            [positive, negative], sampler, ckpt, "tcan_from_video", fps_source=(components, 2))
+                            prompts, sampler, ckpt, "tcan_from_video", fps_source=(components, 2))
     # the video's frame rate runs below the groups to the output
     below = max(g["bounding"][1] + g["bounding"][3] for g in w.groups) + 30
     w.route([w.input_link(create, "fps")], [(w.after(components), below), (w.before(create), below),

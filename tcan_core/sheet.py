@@ -66,21 +66,23 @@ def lines(paragraphs, width, height, scale=0.45):
 
 
 def hstack(tiles, gap=6):
-    height = max(t.shape[0] for t in tiles)
-    spacer = np.full((height, gap, 3), BACKGROUND, np.uint8)
-    parts = []
-    for i, tile in enumerate(tiles):
-        parts += ([spacer] if i else []) + [pad(tile, height=height)]
-    return np.concatenate(parts, axis=1)
+    """Tiles side by side, top aligned, on BACKGROUND."""
+    return _stack(tiles, gap, axis=1)
 
 
 def vstack(rows, gap=6):
-    width = max(r.shape[1] for r in rows)
-    spacer = np.full((gap, width, 3), BACKGROUND, np.uint8)
+    """Rows one under the other, left aligned, on BACKGROUND."""
+    return _stack(rows, gap, axis=0)
+
+
+def _stack(images, gap, axis):
+    across = max(image.shape[1 - axis] for image in images)  # the common height (axis 1) or width (axis 0)
     parts = []
-    for i, row in enumerate(rows):
-        parts += ([spacer] if i else []) + [pad(row, width=width)]
-    return np.concatenate(parts, axis=0)
+    for i, image in enumerate(images):
+        padded = pad(image, height=across) if axis else pad(image, width=across)
+        spacer = np.full((across, gap, 3) if axis else (gap, across, 3), BACKGROUND, np.uint8)
+        parts += ([spacer] if i else []) + [padded]
+    return np.concatenate(parts, axis=axis)
 
 
 def overlay(image, pose_image):
