@@ -35,12 +35,13 @@ class LoadTCAN(io.ComfyNode):
                 io.Combo.Input("motion_module", options=folder_paths.get_filename_list("animatediff_models"),
                                tooltip="AnimateDiff SD1.5 motion module in ComfyUI/models/animatediff_models."),
                 io.Boolean.Input("reference_attention", default=True,
-                                 tooltip="Frames attend to the reference image's features (TCAN's appearance path; TCAN: on)."),
+                                 tooltip="Frames attend to the reference image's features (TCAN's appearance path; "
+                                         "TCAN: on)."),
                 io.Boolean.Input("reference_for_uncond", default=False,
                                  tooltip="Also give the negative (uncond) pass the reference; TCAN does not."),
                 io.Boolean.Input("temporal_controlnet", default=True,
-                                 tooltip="Temporal layers in the ControlNet (TCAN's T-CtrlN), which smooth single-frame pose "
-                                         "errors (TCAN: on)."),
+                                 tooltip="Temporal layers in the ControlNet (TCAN's T-CtrlN), which smooth single-frame "
+                                         "pose errors (TCAN: on)."),
                 io.Float.Input("ptm_tau", default=3.0, min=0.0, max=20.0, step=0.1,
                                tooltip="Pose-driven temperature map strength (TCAN: 3); 0 turns PTM off."),
                 io.Combo.Input("groupnorm", options=list(GROUPNORM_MODES), default="auto",

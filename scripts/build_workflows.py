@@ -128,7 +128,8 @@ class Workflow:
         space between the two nodes and in from the left, rather than back across the source."""
         for link_id, src, slot, dst, dst_slot, _ in self.links:
             source, target = self.nodes[src - 1], self.nodes[dst - 1]
-            if link_id in self.link_extensions or source["pos"][0] != target["pos"][0] or target["pos"][1] < source["pos"][1]:
+            below = source["pos"][0] == target["pos"][0] and target["pos"][1] > source["pos"][1]
+            if link_id in self.link_extensions or not below:
                 continue
             name = target["inputs"][dst_slot]["name"]
             between = target["pos"][1] - TITLE_HEIGHT - BADGE_HEIGHT - NODE_GAP / 2
@@ -179,8 +180,9 @@ class Workflow:
             "last_node_id": len(self.nodes), "last_link_id": len(self.links),
             "nodes": self.nodes, "links": self.links, "groups": self.groups, "config": {},
             "extra": {"ds": self.view(), "tcan_workflow": self.name,
-                      **({"reroutes": self.reroutes, "linkExtensions": [
-                          {"id": link_id, "parentId": parent} for link_id, parent in sorted(self.link_extensions.items())]}
+                      **({"reroutes": self.reroutes,
+                          "linkExtensions": [{"id": link_id, "parentId": parent}
+                                             for link_id, parent in sorted(self.link_extensions.items())]}
                          if self.reroutes else {})},
             "version": 0.4,
         }
@@ -337,7 +339,8 @@ def ksampler(w, model, positive, negative, latent):
 def route_checkpoint(w, top, ckpt, prompts, vae_targets, model=None):
     """The checkpoint's CLIP (to the prompts) and VAE (to vae_targets) and a patched MODEL (model =
     (source, sampler)) run above the groups and down the gaps beside their targets."""
-    w.route([w.input_link(p, "clip") for p in prompts], [(w.after(ckpt) - 10, top - 50), (w.before(prompts[0]), top - 50)])
+    w.route([w.input_link(p, "clip") for p in prompts],
+            [(w.after(ckpt) - 10, top - 50), (w.before(prompts[0]), top - 50)])
     vae_links = [w.input_link(target, "vae") for target in vae_targets]
     parent = w.route(vae_links, [(w.after(ckpt) + 10, top - 22)])
     for i, target in enumerate(vae_targets):
@@ -432,7 +435,8 @@ def sample_long_video(w, load, ckpt, image, render, positive, negative):
               ("vae", "VAE"), ("reference_image", "IMAGE"), ("pose_images", "IMAGE"), ("latent", "LATENT"),
               ("calibration", "TCAN_CALIBRATION")]
     sampler = w.node("TCANSampleLongVideo",
-                     [42, "fixed", 25, 7.5, "euler", "ddim_uniform", 16, 4, False, "uniform", 1.0, 1.0, False, False, -1.0],
+                     [42, "fixed", 25, 7.5, "euler", "ddim_uniform", 16, 4, False, "uniform", 1.0, 1.0, False, False,
+                      -1.0],
                      inputs=inputs, outputs=[("LATENT", "LATENT")])
     w.link(load, 0, sampler, "model")
     w.link(load, 1, sampler, "tcan")

@@ -34,7 +34,8 @@ def canvas(title, body):
     sheet.text(out, title, (16, 34), 0.75)
     scale = min(1.0, (SIZE - 24) / body.shape[1], (SIZE - 60) / body.shape[0])
     if scale < 1:
-        body = cv2.resize(body, (round(body.shape[1] * scale), round(body.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        size = (round(body.shape[1] * scale), round(body.shape[0] * scale))
+        body = cv2.resize(body, size, interpolation=cv2.INTER_AREA)
     top, left = 48 + (SIZE - 48 - body.shape[0]) // 2, (SIZE - body.shape[1]) // 2
     out[top:top + body.shape[0], left:left + body.shape[1]] = body
     return out

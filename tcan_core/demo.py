@@ -78,8 +78,8 @@ class Pipeline:
     def iou(self, i):
         return f"IoU {self.calibration.iou_before[i]:.2f} -> {self.calibration.iou_after[i]:.2f}"
 
-    def window_label(self, k):
-        return f"PTM, frames {self.windows[k][0]}-{self.windows[k][-1]}"
+    def frames_of(self, k):
+        return f"frames {self.windows[k][0]}-{self.windows[k][-1]}"
 
     def preview_frame(self, i, reference):
         """reference | driving | retargeted | calibrated | PTM, captioned, over the window schedule."""
@@ -89,7 +89,7 @@ class Pipeline:
         k = self.window_of(i)
         row = sheet.hstack([panel(reference, "reference"), panel(self.driving_images[i], f"driving, frame {i}"),
                             panel(self.poses[i], "retargeted"), panel(self.calibrated(i), "TPC " + self.iou(i)),
-                            panel(sheet.heat(self.ptm[k], self.ptm_max), self.window_label(k))])
+                            panel(sheet.heat(self.ptm[k], self.ptm_max), "PTM, " + self.frames_of(k))])
         frame = sheet.vstack([row, sheet.schedule(self.windows, len(self), row.shape[1], current=i)])
         return frame[:frame.shape[0] // 2 * 2, :frame.shape[1] // 2 * 2]  # even sizes for the codec
 
@@ -105,10 +105,9 @@ class Pipeline:
             label = np.full((tile_h + 20, 150, 3), sheet.BACKGROUND, np.uint8)
             for n, line in enumerate(title.split("\n")):
                 sheet.text(label, line, (6, 24 + 20 * n), 0.5)
-            return sheet.hstack([label] + [sheet.caption(sheet.fit(image, tile_w, tile_h), line) for image, line in tiles])
+            return sheet.hstack([label] + [sheet.caption(sheet.fit(image, tile_w, tile_h), line)
+                                           for image, line in tiles])
 
-        good = ~self.calibration.fallback
-        header = np.full((70, 10, 3), sheet.BACKGROUND, np.uint8)
         rows = [
             sheet.hstack([row("reference", [(self.reference_panel(), "image and pose"),
                                             (self.mask_panel(), "person mask (TPC)")]),
@@ -117,18 +116,19 @@ class Pipeline:
             row("driving poses", [(self.driving_images[i], f"frame {i}") for i in frames]),
             row("retargeted\nposes", [(self.poses[i], f"frame {i}") for i in frames]),
             row("TPC calibrated\nreference", [(self.calibrated(i), self.iou(i)) for i in frames]),
-            row(f"PTM per window\n(tau {TAU:g})\ndark: T = 1\nbright: T = {self.ptm_max:.1f}", [(sheet.heat(self.ptm[k], self.ptm_max), self.window_label(k)[5:])
-                                                  for k in windows]),
+            row(f"PTM per window\n(tau {TAU:g})\ndark: T = 1\nbright: T = {self.ptm_max:.1f}",
+                [(sheet.heat(self.ptm[k], self.ptm_max), self.frames_of(k)) for k in windows]),
         ]
         width = max(r.shape[1] for r in rows)
         schedule = sheet.hstack([row("window\nschedule", [])[:60], sheet.schedule(self.windows, len(self), width - 156)])
-        header = sheet.pad(header, width=width)
+        header = np.full((70, width, 3), sheet.BACKGROUND, np.uint8)
+        good = ~self.calibration.fallback
         sheet.text(header, f"TCAN / TPC before diffusion: {len(self)} frames onto the reference's "
                            f"{self.poses.shape[2]}x{self.poses.shape[1]} canvas (no model weights)", (8, 26), 0.6)
         sheet.text(header, f"TPC: mean IoU of reference and pose silhouettes {self.calibration.iou_before[good].mean():.2f}"
-                           f" before, {self.calibration.iou_after[good].mean():.2f} after calibration. "
-                           f"Sample Long Video: {len(self.windows)} windows of {WINDOW_LENGTH} frames, "
-                           f"overlap {OVERLAP}.", (8, 54), 0.45, sheet.MUTED)
+                           f" before, {self.calibration.iou_after[good].mean():.2f} after calibration. Sample Long "
+                           f"Video: {len(self.windows)} windows of {WINDOW_LENGTH} frames, overlap {OVERLAP}.",
+                   (8, 54), 0.45, sheet.MUTED)
         return sheet.vstack([header] + rows + [schedule], gap=8)
 
 

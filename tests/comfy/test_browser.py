@@ -190,7 +190,8 @@ def invalid_widget_values(geometry):
                 if value not in (widget["values"] or []) and value not in MODEL_FILES:
                     problems.append(where + " is not an option")
             elif widget["type"] == "number":
-                if not (widget["min"] is None or value >= widget["min"]) or not (widget["max"] is None or value <= widget["max"]):
+                low, high = widget["min"], widget["max"]
+                if (low is not None and value < low) or (high is not None and value > high):
                     problems.append(where + f" is outside {widget['min']}..{widget['max']}")
             elif widget["type"] == "toggle" and not isinstance(value, bool):
                 problems.append(where + " is not a boolean")

@@ -38,7 +38,8 @@ def test_retarget_and_save_show_their_notes_and_path_on_the_node(comfy_nodes):
     load = comfy_nodes.NODE_CLASS_MAPPINGS["TCANLoadPoseJSON"]
     reference, _ = load.execute("(TCAN sample) reference_pose.json", 0, 0).args
     driving, _ = load.execute("(TCAN sample) driving_pose.json", 0, 0, frame_limit=10).args
-    retarget = comfy_nodes.NODE_CLASS_MAPPINGS["TCANPoseRetarget"].execute(reference, driving, 0, "reference", 0.0, True)
+    retarget = comfy_nodes.NODE_CLASS_MAPPINGS["TCANPoseRetarget"].execute(reference, driving, 0, "reference", 0.0,
+                                                                           True)
     pose, _, notes = retarget.args
     assert shown_text(retarget).startswith("10 frame(s) retargeted onto a 384x512 canvas.")
     assert notes == "ok" or notes in shown_text(retarget)
@@ -55,7 +56,8 @@ def test_load_tcan_shows_what_it_loaded(comfy_nodes):
 
     model, _, _ = sd15()
     control_net = comfy.controlnet.load_controlnet(model_path("controlnet", CONTROLNET))
-    folder_paths.add_model_folder_path("animatediff_models", model_path("animatediff_models", MOTION_V2).rsplit("/", 1)[0])
+    folder_paths.add_model_folder_path("animatediff_models",
+                                       os.path.dirname(model_path("animatediff_models", MOTION_V2)))
     loaded = comfy_nodes.NODE_CLASS_MAPPINGS["TCANLoadTCAN"].execute(
         model, control_net, MOTION_V2, True, False, False, 2.5, "auto", "sqrt_linear")
     lines = shown_text(loaded).splitlines()
