@@ -489,7 +489,8 @@ def tcan(name, with_tpc):
                           ("Poses", POSES, [[ref, drv], [retarget, render]])], prompts, sampler, ckpt, name)
     if with_tpc:  # beside the poses, below the sampler: its inputs come from the left, its output goes up
         x, top, width, _ = next(g["bounding"] for g in w.groups if g["title"] == "Poses")
-        w.group("TPC calibration", REFERENCE, x + width + GROUP_GAP, top, [calibrate])
+        # two gaps to the right of the poses: the images' links to the sampler run up the first
+        w.group("TPC calibration", REFERENCE, x + width + 2 * GROUP_GAP, top, [calibrate])
         for name, y, x in (("reference_image", top - GROUP_GAP / 2, w.before(calibrate) + 8),  # between the groups
                            ("reference_pose", top + GROUP_TITLE_HEIGHT / 2, w.before(calibrate))):  # along the title
             source = next(link[1] for link in w.links if link[0] == w.input_link(calibrate, name))
