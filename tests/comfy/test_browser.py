@@ -134,6 +134,10 @@ def page(server):
 
 def open_template(page, name):
     """Opens workflows/<name>.json as a user does: Templates dialog, the pack's category, its card."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with open(os.path.join(harness.PACK_DIR, "workflows", name + ".json")) as f:
+        workflow = json.load(f)
     category = page.get_by_text(CATEGORY, exact=True)
     if not category.is_visible():
         page.evaluate("window.comfyAPI.app.app.extensionManager.command.execute('Comfy.BrowseTemplates')")
@@ -141,13 +145,21 @@ def open_template(page, name):
     category.click()
     card = page.locator(f'[data-testid="template-workflow-{name}"]')
     card.wait_for(state="visible", timeout=30_000)
-    card.locator("img").evaluate("img => img.complete || new Promise(done => img.onload = img.onerror = done)")
+    card.scroll_into_view_if_needed()
+    thumbnail = card.locator("img")
+    try:  # the card's image may load lazily; a missing .jpg never gets a width
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle(),
+                               timeout=10_000)
+    except PlaywrightTimeout:
+        pass
     shown = {"title": card.locator("h3").inner_text(),
-             "thumbnail": card.locator("img").evaluate("img => [img.naturalWidth, img.naturalHeight]")}
+             "thumbnail": thumbnail.evaluate("img => [img.naturalWidth, img.naturalHeight]")}
+    # the loaded graph replaces this marker with the workflow's own extra.tcan_workflow
+    page.evaluate("window.comfyAPI.app.app.graph.extra.tcan_workflow = 'loading'")
     card.click()
-    with open(os.path.join(harness.PACK_DIR, "workflows", name + ".json")) as f:
-        workflow = json.load(f)
-    page.wait_for_function("n => window.comfyAPI.app.app.graph._nodes.length === n", arg=len(workflow["nodes"]))
+    page.wait_for_function("([id, n]) => { const g = window.comfyAPI.app.app.graph; "
+                           "return g.extra.tcan_workflow === id && g._nodes.length === n; }",
+                           arg=[workflow["extra"]["tcan_workflow"], len(workflow["nodes"])])
     page.wait_for_timeout(500)  # DOM widgets and previews settle
     return workflow, shown
 
