@@ -4,6 +4,9 @@ ComfyUI loads this file as a custom node pack and calls comfy_entrypoint() (V3 n
 Nothing heavy happens at import: the nodes (and ComfyUI's own modules) are imported on demand.
 """
 
+# web/: the frontend extension that shows the nodes' text outputs (notes, summaries, saved paths) on them.
+WEB_DIRECTORY = "./web"
+
 
 async def comfy_entrypoint():
     from .nodes import TCANExtension

@@ -19,7 +19,7 @@ class ApplyMotionModule(io.ComfyNode):
                         "is unchanged), so KSampler denoises a batch of latents as one clip of frames. Windows "
                         "of at most 24/32 frames (the module's position encoding).",
             inputs=[
-                io.Model.Input("model", tooltip="An SD1.5 model."),
+                io.Model.Input("model", tooltip="An SD1.5 MODEL (Load Checkpoint); it is not modified."),
                 io.Combo.Input("motion_module", options=folder_paths.get_filename_list("animatediff_models"),
                                tooltip="AnimateDiff motion module in ComfyUI/models/animatediff_models "
                                        "(mm_sd_v15_v2.ckpt or mm_sd_v15.ckpt), or a TCAN UNet checkpoint."),

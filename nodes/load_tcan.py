@@ -1,7 +1,7 @@
 """Load TCAN: SD1.5 MODEL + OpenPose CONTROL_NET + AnimateDiff motion module -> TCAN's models."""
 
 import folder_paths
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..tcan_core.checkpoints import load_tcan_files
 from ..tcan_core.comfy.load import load_tcan
@@ -35,11 +35,13 @@ class LoadTCAN(io.ComfyNode):
                 io.Combo.Input("motion_module", options=folder_paths.get_filename_list("animatediff_models"),
                                tooltip="AnimateDiff SD1.5 motion module in ComfyUI/models/animatediff_models."),
                 io.Boolean.Input("reference_attention", default=True,
-                                 tooltip="Frames attend to the reference image's features (TCAN's appearance path)."),
+                                 tooltip="Frames attend to the reference image's features (TCAN's appearance path; "
+                                         "TCAN: on)."),
                 io.Boolean.Input("reference_for_uncond", default=False,
                                  tooltip="Also give the negative (uncond) pass the reference; TCAN does not."),
                 io.Boolean.Input("temporal_controlnet", default=True,
-                                 tooltip="Temporal layers in the ControlNet (TCAN's T-CtrlN)."),
+                                 tooltip="Temporal layers in the ControlNet (TCAN's T-CtrlN), which smooth single-frame "
+                                         "pose errors (TCAN: on)."),
                 io.Float.Input("ptm_tau", default=3.0, min=0.0, max=20.0, step=0.1,
                                tooltip="Pose-driven temperature map strength (TCAN: 3); 0 turns PTM off."),
                 io.Combo.Input("groupnorm", options=list(GROUPNORM_MODES), default="auto",
@@ -47,12 +49,15 @@ class LoadTCAN(io.ComfyNode):
                                        "blocks, or per frame. auto: across frames in the UNet with a TCAN UNet file "
                                        "or a v1 motion module, in the ControlNet with a TCAN ControlNetT file; per "
                                        "frame otherwise (AnimateDiff v2, the stock ControlNet)."),
-                io.Combo.Input("beta_schedule", options=list(BETA_SCHEDULES), default="sqrt_linear"),
+                io.Combo.Input("beta_schedule", options=list(BETA_SCHEDULES), default="sqrt_linear",
+                               tooltip="Noise schedule the model samples with. sqrt_linear: linear in beta, 0.00085 to "
+                                       "0.012, which AnimateDiff and TCAN were trained with (TCAN's default); model "
+                                       "default: the checkpoint's own (scaled-linear for SD1.5)."),
                 io.Combo.Input("tcan_unet", options=_tcan_files(), default=NONE, optional=True,
                                tooltip="TCAN [UNet] file (base weights + APPA LoRA + motion modules), or the pack's "
                                        "single-file conversion of the whole set, from ComfyUI/models/tcan."),
                 io.Combo.Input("tcan_appearance", options=_tcan_files(), default=NONE, optional=True,
-                               tooltip="TCAN [AppearanceEncoder] file; none: the UNet itself (zero-shot)."),
+                               tooltip="TCAN [AppearanceEncoder] file; none: the UNet itself (zero-shot, the default)."),
                 io.Combo.Input("tcan_controlnet", options=_tcan_files(), default=NONE, optional=True,
                                tooltip="TCAN [ControlNetT] file; none: the control_net input with temporal layers "
                                        "from the motion module."),
@@ -81,4 +86,10 @@ class LoadTCAN(io.ComfyNode):
                                     uncond_reference=reference_for_uncond, temporal_controlnet=temporal_controlnet,
                                     ptm_tau=ptm_tau, groupnorm=groupnorm, beta_schedule=beta_schedule,
                                     use_mid_block=use_mid_block)
-        return io.NodeOutput(patched, bundle)
+        reference = f"on, strength {reference_strength:g}" if reference_attention else "off"
+        shown = "\n".join([f"TCAN {bundle.mode}: {len(modules)} motion modules from {motion_module}",
+                           f"reference attention {reference}",
+                           f"temporal ControlNet {'on' if temporal_controlnet else 'off'}",
+                           f"PTM tau {ptm_tau:g}",
+                           f"beta schedule {beta_schedule}"] + bundle.notes)
+        return io.NodeOutput(patched, bundle, ui=ui.PreviewText(shown))

@@ -54,7 +54,7 @@ class LoadPoseJSON(io.ComfyNode):
                 io.Int.Input("canvas_height", default=0, min=0, max=16384,
                              tooltip="Canvas height for files that do not store it (OpenPose); 0 = from the file."),
                 io.Int.Input("skip_first_frames", default=0, min=0, max=1000000, optional=True,
-                             tooltip="Frames to drop at the start."),
+                             tooltip="Frames to drop at the start (default 0)."),
                 io.Int.Input("frame_limit", default=0, min=0, max=1000000, optional=True,
                              tooltip="Frames to keep; 0 = all."),
             ],
@@ -89,8 +89,10 @@ class SavePoseJSON(io.ComfyNode):
             category="TCAN/pose",
             description="Saves a POSE_KEYPOINT sequence as JSON (controlnet_aux's format) in ComfyUI/output.",
             inputs=[
-                PoseKeypoint.Input("pose"),
-                io.String.Input("filename_prefix", default="tcan/pose"),
+                PoseKeypoint.Input("pose", tooltip="The POSE_KEYPOINT sequence to save (e.g. Pose Retarget's output)."),
+                io.String.Input("filename_prefix", default="tcan/pose",
+                                tooltip="File name in ComfyUI/output; a / makes sub-folders. A counter is added "
+                                        "(tcan/pose_00001_.json), so earlier files are kept."),
             ],
             outputs=[],
             is_output_node=True,
@@ -101,4 +103,5 @@ class SavePoseJSON(io.ComfyNode):
         output_dir = folder_paths.get_output_directory()
         folder, filename, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, output_dir)
         path = save_pose_json(pose, os.path.join(folder, f"{filename}_{counter:05}_.json"))
-        return io.NodeOutput(ui=ui.PreviewText(f"saved {len(pose)} frame(s) to {os.path.relpath(path, output_dir)}"))
+        saved = f"saved {len(pose)} frame(s) to {os.path.relpath(path, output_dir)} in ComfyUI's output folder"
+        return io.NodeOutput(ui=ui.PreviewText(saved))

@@ -1,7 +1,7 @@
 """Pose Retarget: a driving pose sequence re-proportioned to the reference person (TCAN Alg. 1)."""
 
 import torch
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..tcan_core.pose.keypoints import frames_from_pose_keypoint
 from ..tcan_core.pose.retarget import POSITIONS, retarget_frames
@@ -57,4 +57,7 @@ class PoseRetarget(io.ComfyNode):
                                  smoothing=smoothing, symmetric=symmetric_limbs)
         notes = "\n".join(result.notes) or "ok"
         preview = side_by_side_preview(driving_pose, result.frames)
-        return io.NodeOutput(result.frames, preview, notes)
+        first = result.frames[0]
+        shown = "\n".join([f"{len(result.frames)} frame(s) retargeted onto a {first['canvas_width']}x"
+                           f"{first['canvas_height']} canvas."] + result.notes)
+        return io.NodeOutput(result.frames, preview, notes, ui=ui.PreviewText(shown))

@@ -1,7 +1,7 @@
 """Procrustes Calibrate: TPC's calibrated reference images for a driving pose sequence."""
 
 import torch
-from comfy_api.latest import io
+from comfy_api.latest import io, ui
 
 from ..tcan_core.calibrate import DEFAULT_GROUPS, calibrate
 from .progress import Progress
@@ -78,4 +78,5 @@ class ProcrustesCalibrate(io.ComfyNode):
             images[start:chunk.stop] = torch.from_numpy(calibration.warp_images(chunk))
             masks[start:chunk.stop] = torch.from_numpy(calibration.warp_masks(chunk))
             progress.step(len(chunk))
-        return io.NodeOutput(calibration, images, masks, calibration.summary())
+        summary = calibration.summary()
+        return io.NodeOutput(calibration, images, masks, summary, ui=ui.PreviewText(summary))

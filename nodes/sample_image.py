@@ -22,7 +22,9 @@ class LoadSampleImage(io.ComfyNode):
             category="TCAN/samples",
             description="A picture bundled with the pack (the sample reference person). For your own image use the "
                         "stock Load Image node.",
-            inputs=[io.Combo.Input("image", options=_options())],
+            inputs=[io.Combo.Input("image", options=_options(),
+                                   tooltip="A picture bundled with the pack: reference.png is the synthetic sample "
+                                           "person whose pose is (TCAN sample) reference_pose.json.")],
             outputs=[io.Image.Output()],
         )
 

@@ -39,28 +39,44 @@ class SampleLongVideo(io.ComfyNode):
             inputs=[
                 io.Model.Input("model", tooltip="The MODEL from Load TCAN."),
                 TCAN.Input("tcan", tooltip="The tcan output of Load TCAN."),
-                io.Conditioning.Input("positive", tooltip="TCAN uses an empty prompt; a short description may help."),
-                io.Conditioning.Input("negative"),
-                io.Vae.Input("vae"),
+                io.Conditioning.Input("positive", tooltip="Text prompt for the video (CLIP Text Encode). TCAN: empty; "
+                                                          "a short description of the person and scene may help."),
+                io.Conditioning.Input("negative", tooltip="Negative prompt: what classifier-free guidance steers away "
+                                                          "from. TCAN: empty."),
+                io.Vae.Input("vae", tooltip="The checkpoint's VAE: encodes the reference image (and TPC's calibrated "
+                                            "references) into latents. Decode the output with the same VAE."),
                 io.Image.Input("reference_image", tooltip="The person to animate. Scaled to cover the pose frames' size "
                                                          "and centre-cropped if its aspect differs."),
                 io.Image.Input("pose_images", tooltip="Rendered poses, one per output frame (Render Pose)."),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True),
-                io.Int.Input("steps", default=25, min=1, max=1000),
-                io.Float.Input("cfg", default=7.5, min=0.0, max=100.0, step=0.1, round=0.01),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="Initial noise; the same seed gives the same video, and adding frames keeps the "
+                                     "noise of earlier frames. TCAN's script has no fixed seed."),
+                io.Int.Input("steps", default=25, min=1, max=1000,
+                             tooltip="Denoising steps; every step runs every window once. TCAN: 25."),
+                io.Float.Input("cfg", default=7.5, min=0.0, max=100.0, step=0.1, round=0.01,
+                               tooltip="Classifier-free guidance scale (how strongly positive beats negative, applied "
+                                       "after the windows are averaged). TCAN: 7.5."),
                 io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
                                tooltip="euler = DDIM with eta 0, TCAN's sampler."),
                 io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="ddim_uniform",
                                tooltip="ddim_uniform gives TCAN's DDIM timesteps."),
-                io.Int.Input("window_length", default=16, min=1, max=32),
-                io.Int.Input("overlap", default=4, min=0, max=31),
+                io.Int.Input("window_length", default=16, min=1, max=32,
+                             tooltip="Frames the motion modules see at once (at most the module's 24/32-frame "
+                                     "position encoding). TCAN: 16."),
+                io.Int.Input("overlap", default=4, min=0, max=31,
+                             tooltip="Frames shared by neighbouring windows, averaged at every step so the windows "
+                                     "join without seams; must be smaller than window_length. TCAN: 4."),
                 io.Boolean.Input("closed_loop", default=False,
                                  tooltip="TCAN wraps the last window to the first frames; only right for looping "
                                          "motion, otherwise the end and the start of the clip get mixed."),
                 io.Combo.Input("fusion", options=list(FUSIONS), default="uniform",
                                tooltip="uniform: TCAN's plain average; weighted: favour window centres to hide seams."),
-                io.Float.Input("controlnet_strength", default=1.0, min=0.0, max=10.0, step=0.01),
-                io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01),
+                io.Float.Input("controlnet_strength", default=1.0, min=0.0, max=10.0, step=0.01,
+                               tooltip="Scale of the pose ControlNet's residuals: lower follows the poses more "
+                                       "loosely, 0 ignores them. TCAN: 1."),
+                io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
+                               tooltip="Share of the noise schedule to run: 1 starts from pure noise (TCAN); lower "
+                                       "values keep more of the optional input latent."),
                 io.Boolean.Input("repeat_window_noise", default=False,
                                  tooltip="Repeat one window's initial noise along the clip, as TCAN does."),
                 io.Latent.Input("latent", optional=True, tooltip="Optional initial latents (one per pose frame)."),

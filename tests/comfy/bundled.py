@@ -1,5 +1,6 @@
 """The bundled workflows as API prompts, with the model files they name swapped for the test files."""
 
+import glob
 import json
 import os
 
@@ -33,10 +34,21 @@ def _user_files():
         write_mp4(os.path.join(root, "driving.mp4"), np.zeros((4, 64, 64, 3), np.uint8), 25)
 
 
+def workflow_path(name):
+    """The bundled workflow named by its short id ("tcan_zero_shot.json", kept in its extra.tcan_workflow;
+    the files are named by the titles the Templates dialog shows) or by its file name."""
+    for path in glob.glob(os.path.join(WORKFLOW_DIR, "*.json")):
+        with open(path) as f:
+            if name in (os.path.basename(path), json.load(f)["extra"].get("tcan_workflow") + ".json"):
+                return path
+    raise FileNotFoundError(f"no bundled workflow {name} in {WORKFLOW_DIR}")
+
+
 def bundled_prompt(name, nodes, overrides=None):
-    """workflows/<name> -> API prompt; overrides: {class_type: {input: value}} (e.g. smaller sizes)."""
+    """A bundled workflow (see workflow_path) -> API prompt; overrides: {class_type: {input: value}} (e.g.
+    smaller sizes)."""
     _user_files()
-    with open(os.path.join(WORKFLOW_DIR, name)) as f:
+    with open(workflow_path(name)) as f:
         prompt = convert(json.load(f), nodes)
     for node in prompt.values():
         inputs = node["inputs"]

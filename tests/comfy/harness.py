@@ -63,13 +63,13 @@ def start():
 
 def release_memory():
     """Unload every model from ComfyUI, collect garbage and return glibc's free heap to the OS."""
+    if not _state:  # ComfyUI was never imported here (e.g. only the browser test ran)
+        return
     import ctypes
     import gc
 
     import comfy.model_management
 
-    if not _state:
-        return
     _state["workflow_ran"] = False
     comfy.model_management.unload_all_models()
     gc.collect()

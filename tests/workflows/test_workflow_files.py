@@ -5,7 +5,10 @@ import json
 import os
 import re
 
+import cv2
 import pytest
+
+from .layout import layout_problems
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORKFLOWS = sorted(glob.glob(os.path.join(ROOT, "workflows", "*.json")))
@@ -52,3 +55,54 @@ def test_workflow_is_consistent_ui_format(path):
             assert inp["link"] is None or inp["link"] in linked
         for out in n.get("outputs", []):
             assert set(out["links"] or []) <= linked
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=os.path.basename)
+def test_workflow_has_an_id_and_a_square_thumbnail_for_the_templates_dialog(path):
+    """The Templates dialog titles a pack's workflow by its file name and shows <name>.jpg beside it."""
+    assert re.fullmatch(r"[a-z_]+", load(path)["extra"]["tcan_workflow"])
+    thumbnail = cv2.imread(path[:-len(".json")] + ".jpg")
+    assert thumbnail is not None, f"no thumbnail beside {os.path.basename(path)} (scripts/make_thumbnails.py)"
+    assert thumbnail.shape[0] == thumbnail.shape[1] >= 256
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=os.path.basename)
+def test_nodes_name_the_pack_that_provides_them(path):
+    """So the missing-nodes dialog and ComfyUI-Manager can name and install it (registry ids)."""
+    for node in load(path)["nodes"]:
+        pack = node["properties"].get("cnr_id")
+        if node["type"] in pack_node_ids():
+            assert pack == "tcan-animate"
+        elif node["type"] == "DWPreprocessor":
+            assert pack == "comfyui_controlnet_aux"
+        else:
+            assert pack == "comfy-core" and node["properties"]["ver"] == "0.3.64"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=os.path.basename)
+def test_reroutes_carry_links_of_one_output_each(path):
+    """The frontend draws a reroute's links from a single output; a chain must end at its links' parent."""
+    wf = load(path)
+    links = {link[0]: link for link in wf["links"]}
+    reroutes = {r["id"]: r for r in wf["extra"].get("reroutes", [])}
+    for reroute in reroutes.values():
+        assert len({tuple(links[i][1:3]) for i in reroute["linkIds"]}) == 1, reroute
+        assert reroute.get("parentId") is None or reroute["parentId"] in reroutes
+    for extension in wf["extra"].get("linkExtensions", []):
+        assert extension["id"] in links and extension["id"] in reroutes[extension["parentId"]]["linkIds"]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=os.path.basename)
+def test_saved_layout_has_no_overlaps(path):
+    """With the saved sizes (tests/comfy/test_browser.py checks the sizes the frontend draws): node
+    boxes with their 30 px title and the 22 px badge above it do not overlap, each sits in one group."""
+    wf = load(path)
+    nodes = [{"id": n["id"], "type": n["type"], "title": n.get("title", n["type"]), "pos": n["pos"],
+              "size": n["size"], "badge": 22} for n in wf["nodes"]]
+    groups = [{**g, "titleHeight": g["font_size"] * 1.4} for g in wf["groups"]]
+    assert not layout_problems(nodes, groups, 30)
