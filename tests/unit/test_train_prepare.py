@@ -49,7 +49,12 @@ def test_poses_follow_the_frames_crop():
     from tcan_core.train.prepare import crop_frame, crop_poses
 
     poses = frames_from_pose_keypoint(json.load(open(DRIVING_POSE))[:3])  # 512x512 canvas
-    wide = render(poses, 192, 128)  # a 3:2 video whose poses were detected on it
+    for frame in poses:  # as if detected on a 3:2 video of 192x128: the canvas has the video's aspect
+        for person in frame.people:
+            for _, part in person.parts():
+                part[:, :2] *= [192 / 512, 128 / 512]
+        frame.width, frame.height = 192, 128
+    wide = render(poses, 192, 128)  # that video's frames
     cropped_frames = np.stack([crop_frame(f, 64, 64) for f in wide])
     cropped_poses = render(crop_poses(poses, 192, 128, 64, 64), 64, 64)
     for a, b in zip(cropped_frames.max(-1) > 40, cropped_poses.max(-1) > 40):
