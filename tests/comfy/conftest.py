@@ -9,6 +9,11 @@ SKIP_REASON = ("COMFYUI_PATH is not set: these tests need a real ComfyUI tree. S
                "see tests/comfy/README.md")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--repin", action="store_true", default=False,
+                     help="test_pinned_output: print new digests instead of comparing (outputs changed on purpose)")
+
+
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("COMFYUI_PATH"):
         return
