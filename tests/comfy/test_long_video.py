@@ -182,7 +182,7 @@ def test_bundled_tcan_workflows_run_end_to_end(comfy_nodes, name):
     from .bundled import bundled_prompt
 
     prompt = bundled_prompt(name, comfy_nodes, overrides={
-        "TCANLoadPoseJSON": {"frame_limit": FRAMES}, "TCANRenderPose": {"width": 64, "height": 64},
+        "TCANLoadPoseJSON": {"frame_limit": FRAMES}, "TCANRenderPose": {"long_side": 64},  # the canvas aspect: 48x64
         "TCANSampleLongVideo": {"steps": 2}})
     harness.execute(prompt)
     videos = glob.glob(os.path.join(harness.work_dir(), "output", "tcan", name.replace(".json", "") + "*.mp4"))
