@@ -66,7 +66,7 @@ class LoadPoseJSON(io.ComfyNode):
         pose = load_pose_json(resolve_pose_path(pose_file), canvas_width, canvas_height)
         pose = pose[skip_first_frames:skip_first_frames + frame_limit if frame_limit else None]
         if not pose:
-            raise ValueError(f"{pose_file}: no frames left after skipping {skip_first_frames}")
+            raise ValueError(f"{pose_file}: no frames left after skipping {skip_first_frames}; lower skip_first_frames")
         return io.NodeOutput(pose, len(pose))
 
     @classmethod

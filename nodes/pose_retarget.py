@@ -12,10 +12,10 @@ PREVIEW_HEIGHT = 256
 
 
 def side_by_side_preview(driving, retargeted):
-    """IMAGE [F, 256, Wd + Wr, 3]: the driving pose next to the retargeted one, each at its canvas aspect."""
-    def width_at_preview_height(pose):
-        frame = frames_from_pose_keypoint(pose)[0]
-        return max(8, round(frame.width * PREVIEW_HEIGHT / frame.height))
+    """IMAGE [F, 256, Wd + Wr, 3]: the driving pose next to the retargeted one, each at its canvas aspect
+    (both parsed PoseFrame lists)."""
+    def width_at_preview_height(frames):
+        return max(8, round(frames[0].width * PREVIEW_HEIGHT / frames[0].height))
     left = render_to_image(driving, width_at_preview_height(driving), PREVIEW_HEIGHT)
     right = render_to_image(retargeted, width_at_preview_height(retargeted), PREVIEW_HEIGHT)
     return torch.cat([left, right], dim=2)
@@ -53,10 +53,11 @@ class PoseRetarget(io.ComfyNode):
 
     @classmethod
     def execute(cls, reference_pose, driving_pose, anchor_frame, position, smoothing, symmetric_limbs) -> io.NodeOutput:
-        result = retarget_frames(reference_pose, driving_pose, anchor_frame=anchor_frame, position=position,
+        driving = frames_from_pose_keypoint(driving_pose)  # parsed once, for the retargeting and the preview
+        result = retarget_frames(reference_pose, driving, anchor_frame=anchor_frame, position=position,
                                  smoothing=smoothing, symmetric=symmetric_limbs)
         notes = "\n".join(result.notes) or "ok"
-        preview = side_by_side_preview(driving_pose, result.frames)
+        preview = side_by_side_preview(driving, frames_from_pose_keypoint(result.frames))
         first = result.frames[0]
         shown = "\n".join([f"{len(result.frames)} frame(s) retargeted onto a {first['canvas_width']}x"
                            f"{first['canvas_height']} canvas."] + result.notes)

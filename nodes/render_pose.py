@@ -18,7 +18,8 @@ def render_to_image(pose_keypoint, width, height, hands=False, long_side=0):
     long_side > 0: the canvas's aspect with that long side (multiples of 8), width and height ignored."""
     frames = frames_from_pose_keypoint(pose_keypoint)
     if not frames:
-        raise ValueError("the pose has no frames to render")
+        raise ValueError("the pose has no frames to render; check its source (Load Pose JSON's skip_first_frames and "
+                         "frame_limit, or what the pose detector found)")
     if long_side:
         width, height = long_side_size(frames[0].width, frames[0].height, int(long_side))
     width = int(width) or frames[0].width

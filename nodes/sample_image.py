@@ -35,6 +35,7 @@ class LoadSampleImage(io.ComfyNode):
         path = os.path.join(SAMPLE_DIR, image)
         pixels = cv2.imread(path, cv2.IMREAD_COLOR)
         if pixels is None:
-            raise ValueError(f"cannot read the sample image {path}")
+            raise ValueError(f"cannot read the sample image {path}; reinstall the pack (the picture ships in "
+                             "tcan_core/samples) or use Load Image with your own picture")
         rgb = np.ascontiguousarray(pixels[..., ::-1]).astype(np.float32) / 255.0
         return io.NodeOutput(torch.from_numpy(rgb)[None])

@@ -17,6 +17,7 @@ import os
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT_DIR = os.path.join(ROOT, "workflows")  # tests/workflows builds into a temporary folder and compares
 
 # Workflow id -> file name (the title the Templates dialog shows; no characters that need quoting in a URL).
 TITLES = {
@@ -131,7 +132,6 @@ class Workflow:
             below = source["pos"][0] == target["pos"][0] and target["pos"][1] > source["pos"][1]
             if link_id in self.link_extensions or not below:
                 continue
-            name = target["inputs"][dst_slot]["name"]
             between = target["pos"][1] - TITLE_HEIGHT - BADGE_HEIGHT - NODE_GAP / 2
             self.route([link_id], [(self.after(src) - 12, between), (self.before(dst) + 12, between)])
 
@@ -202,11 +202,11 @@ class Workflow:
 
     def write(self):
         self.route_down()
-        path = os.path.join(ROOT, "workflows", TITLES[self.name] + ".json")
+        path = os.path.join(OUT_DIR, TITLES[self.name] + ".json")
         with open(path, "w") as f:
             json.dump(self.to_json(), f, indent=1)
             f.write("\n")
-        print("wrote", os.path.relpath(path, ROOT))
+        print("wrote", path)
 
 
 POSE = "POSE_KEYPOINT"
@@ -536,10 +536,14 @@ def tcan_from_video():
     w.write()
 
 
-if __name__ == "__main__":
+def build_all():
     pose_retarget()
     motion_module_clip()
     pose_controlnet_clip()
     tcan("tcan_zero_shot", with_tpc=False)
     tcan("tcan_tpc", with_tpc=True)
     tcan_from_video()
+
+
+if __name__ == "__main__":
+    build_all()

@@ -144,13 +144,14 @@ def frame_from_dict(frame_dict, frame_index=0):
 
 
 def frames_from_pose_keypoint(pose_keypoint):
-    """POSE_KEYPOINT (a list of frame dicts, or one dict) -> list of PoseFrame."""
+    """POSE_KEYPOINT (a list of frame dicts, or one dict) -> list of PoseFrame. Frames parsed already
+    (PoseFrame) are taken as they are, so a caller can parse a sequence once and hand it on."""
     if isinstance(pose_keypoint, dict):
         pose_keypoint = [pose_keypoint]
     if not isinstance(pose_keypoint, (list, tuple)):
         raise ValueError(
             f"expected POSE_KEYPOINT (a list of frame dicts), got {type(pose_keypoint).__name__}")
-    return [frame_from_dict(d, i) for i, d in enumerate(pose_keypoint)]
+    return [d if isinstance(d, PoseFrame) else frame_from_dict(d, i) for i, d in enumerate(pose_keypoint)]
 
 
 def _flat(pts):

@@ -189,13 +189,15 @@ def retarget_frames(reference, driving, *, anchor_frame=0, position="reference",
         raise ValueError("the driving pose sequence is empty; give at least one frame")
     num_frames = len(drv_frames)
     if not (-num_frames <= int(anchor_frame) < num_frames):
-        raise ValueError(f"anchor_frame {anchor_frame} is outside the driving sequence (0..{num_frames - 1})")
+        raise ValueError(f"anchor_frame {anchor_frame} is outside the driving sequence (0..{num_frames - 1}); "
+                         "pick a frame in that range (TCAN uses 0)")
     anchor_frame = int(anchor_frame) % num_frames
     chosen, track_notes = track_person(drv_frames)
     notes += track_notes
     with_person = [t for t, i in enumerate(chosen) if i is not None]
     if not with_person:
-        raise ValueError("no usable person in any driving frame (a person needs a neck or both shoulders)")
+        raise ValueError("no usable person in any driving frame (a person needs a neck or both shoulders); run the "
+                         "pose detector on the driving video and check that it finds the person")
     missing = [t for t, i in enumerate(chosen) if i is None]
     if missing:
         notes.append(f"driving: no person in {len(missing)} frame(s) ({_ranges(missing)}); "
@@ -225,7 +227,8 @@ def retarget_frames(reference, driving, *, anchor_frame=0, position="reference",
         ratios = anchor_lengths / (ref_lengths / ref_pivot)
         ratios = ratios[np.isfinite(ratios)]
         if not len(ratios):
-            raise ValueError("the driving person shares no measurable limb with the reference person")
+            raise ValueError("the driving person shares no measurable limb with the reference person; check that "
+                             "both poses are OpenPose-18 bodies from a pose detector with the limbs visible")
         anchor_pivot = float(np.median(ratios))
         notes.append("driving: no frame shows nose and neck; head size estimated from the limbs")
     size_ratio = ref_pivot / anchor_pivot

@@ -59,16 +59,17 @@ def test_pose_retarget_workflow_runs_and_writes_video_and_json(comfy_nodes):
 
 def test_nodes_compute_what_the_core_computes(comfy_nodes):
     reference, frame_count = node(comfy_nodes, "TCANLoadPoseJSON").execute(
-        "(TCAN sample) reference_pose.json", 0, 0).args
+        pose_file="(TCAN sample) reference_pose.json", canvas_width=0, canvas_height=0).args
     driving, frame_count = node(comfy_nodes, "TCANLoadPoseJSON").execute(
-        "(TCAN sample) driving_pose.json", 0, 0).args
+        pose_file="(TCAN sample) driving_pose.json", canvas_width=0, canvas_height=0).args
     assert frame_count == len(driving) == 100
     pose, preview, notes = node(comfy_nodes, "TCANPoseRetarget").execute(
-        reference, driving, 5, "driving", 1.5, False).args
+        reference_pose=reference, driving_pose=driving, anchor_frame=5, position="driving", smoothing=1.5,
+        symmetric_limbs=False).args
     expected = retarget_frames(reference, driving, anchor_frame=5, position="driving", smoothing=1.5, symmetric=False)
     assert pose == expected.frames and isinstance(notes, str)
     assert preview.shape[0] == 100 and preview.shape[1] == 256 and preview.dtype == torch.float32
-    (images,) = node(comfy_nodes, "TCANRenderPose").execute(pose, 192, 256, True).args
+    (images,) = node(comfy_nodes, "TCANRenderPose").execute(pose=pose, width=192, height=256, draw_hands=True).args
     assert images.shape == (100, 256, 192, 3) and images.dtype == torch.float32
     np.testing.assert_array_equal((images.numpy() * 255).round().astype(np.uint8), render(pose, 192, 256, hands=True))
 
@@ -82,7 +83,7 @@ def test_load_pose_json_lists_files_from_the_input_folder(comfy_nodes):
     spec = load.GET_NODE_INFO_V1()["input"]["required"]["pose_file"]
     options = spec[1]["options"] if spec[0] == "COMBO" else spec[0]
     assert "mine.json" in options and "(TCAN sample) driving_pose.json" in options
-    pose, count = load.execute("mine.json", 0, 0).args
+    pose, count = load.execute(pose_file="mine.json", canvas_width=0, canvas_height=0).args
     assert count == 100
 
 

@@ -125,11 +125,11 @@ def test_driving_masks_are_the_input_masks_or_the_pose_silhouettes(sample):
     image, reference, driving = sample
     driving = driving[:3]
     cal = calibrate(image, reference, driving)
-    for i, frame in enumerate(driving):
-        expected = pose_silhouette(keypoints(frame), 512, 512, supersample=2)
+    for i, pose in enumerate(driving):
+        expected = pose_silhouette(keypoints(pose), 512, 512, supersample=2)
         np.testing.assert_array_equal(cal.driving_mask(i), expected)
         # the 512x512 canvas fits 256x128 like rendered poses: scale 0.25, centred (64 px bars left and right)
-        fitted = keypoints(frame) * [0.25, 0.25, 1] + [64, 0, 0]
+        fitted = keypoints(pose) * [0.25, 0.25, 1] + [64, 0, 0]
         np.testing.assert_array_equal(cal.driving_mask(i, 256, 128), pose_silhouette(fitted, 256, 128, supersample=2))
     masks = np.random.default_rng(0).random((3, 64, 64)).astype(np.float32)
     given = calibrate(image, reference, driving, driving_masks=masks)
