@@ -3,7 +3,7 @@
 import folder_paths
 from comfy_api.latest import io
 
-from ..tcan_core.comfy.motion_patch import BETA_SCHEDULES, apply_motion_modules
+from ..tcan_core.comfy.motion_modules import BETA_SCHEDULES, apply_motion_modules
 from ..tcan_core.temporal import GROUPNORM_MODES, cross_frame_norm_for
 from .model_folders import load_motion_module_file
 

@@ -5,7 +5,7 @@ from comfy_api.latest import io, ui
 
 from ..tcan_core.checkpoints import load_tcan_files
 from ..tcan_core.comfy.load import load_tcan
-from ..tcan_core.comfy.motion_patch import BETA_SCHEDULES
+from ..tcan_core.comfy.motion_modules import BETA_SCHEDULES
 from ..tcan_core.temporal import GROUPNORM_MODES
 from .model_folders import load_motion_module_file, model_file
 from .sockets import TCAN

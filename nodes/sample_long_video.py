@@ -3,7 +3,7 @@
 import comfy.samplers
 from comfy_api.latest import io
 
-from ..tcan_core.comfy.long_video import sample_long_video
+from ..tcan_core.comfy.long_video import preparation_steps, sample_long_video
 from ..tcan_core.temporal.fusion import FUSIONS
 from ..tcan_core.temporal.windows import padded_frame_indices, sliding_windows
 from .progress import Progress
@@ -106,12 +106,15 @@ class SampleLongVideo(io.ComfyNode):
                 repeat_window_noise, latent=None, calibration=None, tpc_attention_masks=False,
                 ptm_tau=-1.0, pad_to_window=True) -> io.NodeOutput:
         if overlap >= window_length:
-            raise ValueError(f"overlap ({overlap}) must be smaller than window_length ({window_length})")
+            raise ValueError(f"overlap ({overlap}) must be smaller than window_length ({window_length}); lower overlap or "
+                             "raise window_length (TCAN: 16 and 4)")
         frames = max(1, pose_images.shape[0] if hasattr(pose_images, "shape") else 0)
         if pad_to_window:
             frames = len(padded_frame_indices(frames, window_length))
         windows = len(sliding_windows(frames, window_length, overlap, closed_loop))
-        progress = Progress(steps * windows)
+        # the preparation (reference, TPC's images, temperature maps) shows in the bar too
+        progress = Progress(preparation_steps(len(pose_images) if hasattr(pose_images, "shape") else 1, calibration)
+                            + steps * windows)
         out, _ = sample_long_video(
             model, tcan, positive, negative, vae, reference_image, pose_images, seed=seed, steps=steps, cfg=cfg,
             sampler_name=sampler_name, scheduler=scheduler, window_length=window_length, overlap=overlap,

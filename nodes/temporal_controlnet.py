@@ -3,7 +3,7 @@
 import folder_paths
 from comfy_api.latest import io
 
-from ..tcan_core.comfy.controlnet import make_temporal_controlnet
+from ..tcan_core.comfy.temporal_controlnet import make_temporal_controlnet
 from .model_folders import load_motion_module_file
 
 

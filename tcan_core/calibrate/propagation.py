@@ -56,3 +56,16 @@ class PropagationGroups:
         sizes = np.diff(self.bounds)
         members = starts + rng.integers(0, sizes)
         return members, members[self.group_of()]
+
+    def evaluation_members(self, seed, evaluation):
+        """The members drawn at one model evaluation of a run: seeded by (run seed, evaluation index), so
+        every window of the evaluation shares the draw and a run is reproducible."""
+        members, _ = self.draw(np.random.default_rng([int(seed), int(evaluation)]))
+        return members
+
+    def slots(self, frames=None):
+        """int [len(frames), 2]: per frame (absolute index into the groups' frames; default all), the images
+        it attends to among [reference, one calibrated image per group]: 0 and 1 + its group."""
+        group_of = self.group_of()
+        group_of = group_of if frames is None else group_of[np.asarray(frames, dtype=int)]
+        return np.stack([np.zeros_like(group_of), 1 + group_of], axis=1)

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 class TCANBundle:
     controlnet: object                # TemporalControlNet (with or without temporal layers)
     ptm_tau: float = 3.0              # 0 = no pose-driven temperature map
-    reference_attention: bool = True  # whether the MODEL has reference attention
-    reference_strength: float = 1.0   # its strength (Sample Long Video's masked attention keeps it)
-    uncond_reference: bool = False    # whether uncond rows get the reference too
+    reference_attention: bool = True  # whether the MODEL has reference attention (its options live there)
     mode: str = "zero-shot"           # "zero-shot" or "tcan weights"
     notes: list = field(default_factory=list)

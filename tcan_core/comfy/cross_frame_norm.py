@@ -7,30 +7,21 @@ patches ("set" patches of a TCAN UNet file, a user's LoRA on a norm, low-VRAM ca
 weight_function) reach them as they reach any GroupNorm. Only forward differs: statistics span the
 frames of each chunk when the batch holds whole chunks of several frames.
 
-How many frames a chunk holds comes from a FrameCount the caller keeps current (the UNet's
-DIFFUSION_MODEL wrapper, the ControlNet's chunk loop). Outside such a call the norm is per frame.
-No global state: each clone gets its own views and counter.
+How many frames a chunk holds comes from the network's FrameCount (window_context.py), which the
+UNet's wrapper and the ControlNet's chunk loop keep current, as for the motion modules. Outside a
+forward the norm is per frame. No global state: each clone gets its own views and counter.
 """
 
 import torch
 
 from ..temporal.group_norm import cross_frame_group_norm
-from .transformer_options import chunk_count, tcan_state
-
-WRAPPER_KEY = "tcan_cross_frame_norm"
-
-
-class FrameCount:
-    """Frames per chunk of the batch now in the network (None or 1: normalise each frame alone)."""
-
-    def __init__(self):
-        self.frames = None
 
 
 class _CrossFrame:
     """Mixin for a GroupNorm class: forward with statistics across the frames of each chunk."""
 
     frame_count = None
+    is_cross_frame_view = True  # a marker, not isinstance: ComfyUI imports the pack under its own module name
 
     def forward(self, x):
         frames = self.frame_count.frames if self.frame_count is not None else None
@@ -59,7 +50,7 @@ def cross_frame_view(norm, frame_count):
     """A module that is `norm` with a cross-frame forward: same class family, same parameter dict
     (parameters replaced by weight patching show in both), nothing else of the original's state
     (e.g. ComfyUI's per-load flags) carried over. A view of a view is a view of the original."""
-    base = type(norm).__bases__[1] if isinstance(norm, _CrossFrame) else type(norm)
+    base = type(norm).__bases__[1] if getattr(type(norm), "is_cross_frame_view", False) else type(norm)
     view = _cross_frame_class(base).__new__(_cross_frame_class(base))
     torch.nn.Module.__init__(view)
     view._parameters = norm._parameters
@@ -92,29 +83,3 @@ def add_cross_frame_views(patcher, network, prefix, frame_count, final_norm=True
     for path in group_norm_paths(network, final_norm):
         name = f"{prefix}{path}"
         patcher.add_object_patch(name, cross_frame_view(patcher.get_model_object(name), frame_count))
-
-
-def frames_per_chunk(x, transformer_options):
-    """Frames of each cond/uncond chunk of a UNet batch; 1 in the appearance pass, whose images are
-    each normalised alone (TCAN's appearance encoder is a 2-D UNet)."""
-    if tcan_state(transformer_options).get("reference_pass"):
-        return 1
-    return x.shape[0] // chunk_count(transformer_options)
-
-
-def apply_cross_frame_group_norm(patcher):
-    """Register the views and the frame-count wrapper on a (cloned) UNet patcher."""
-    from comfy.patcher_extension import WrappersMP
-
-    frame_count = FrameCount()
-    add_cross_frame_views(patcher, patcher.model.diffusion_model, "diffusion_model.", frame_count)
-
-    def set_frames(executor, x, timesteps, context=None, y=None, control=None, transformer_options={}, **kwargs):
-        previous, frame_count.frames = frame_count.frames, frames_per_chunk(x, transformer_options)
-        try:
-            return executor(x, timesteps, context, y, control, transformer_options, **kwargs)
-        finally:
-            frame_count.frames = previous
-
-    patcher.add_wrapper_with_key(WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY, set_frames)
-    return patcher

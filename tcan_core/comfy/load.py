@@ -1,11 +1,13 @@
 """Load TCAN: the user's SD1.5 MODEL and OpenPose CONTROL_NET turned into TCAN's models."""
 
 from ..temporal import cross_frame_norm_for, load_motion_modules
+from . import window_loop
+from .appa import apply_appa
 from .bundle import TCANBundle
-from .controlnet import make_temporal_controlnet
-from .motion_patch import apply_motion_modules
+from .motion_modules import apply_motion_modules
 from .reference_attention import apply_reference_attention
-from .tcan_weights import APPEARANCE_KEY, appearance_unet, apply_unet_weights, tcan_controlnet
+from .tcan_weights import APPEARANCE_KEY, appearance_unet, apply_unet_base, tcan_controlnet
+from .temporal_controlnet import make_temporal_controlnet
 
 
 def load_tcan(model, control_net, motion_modules, *, weights=None, lora_strength=1.0, reference_attention=True,
@@ -24,6 +26,8 @@ def load_tcan(model, control_net, motion_modules, *, weights=None, lora_strength
     temporal.group_norm.cross_frame_norm_for): auto is across frames in the UNet with a TCAN UNet
     file or v1 modules, and in the ControlNet with a TCAN ControlNetT file (TCAN's 3-D res blocks).
     use_mid_block: also insert a v2 file's mid-block module (TCAN has none)."""
+    from comfy.patcher_extension import WrappersMP
+
     if ptm_tau < 0:
         raise ValueError(f"ptm_tau must be >= 0 (0 = off), got {ptm_tau}")
     notes = []
@@ -45,8 +49,12 @@ def load_tcan(model, control_net, motion_modules, *, weights=None, lora_strength
                  f"in the UNet, {'across the frames of a chunk' if control_across else 'per frame'} in the ControlNet")
     patched = apply_motion_modules(model, unet_modules, cross_frame_norm=unet_across, beta_schedule=beta_schedule,
                                    use_mid_block=use_mid_block)
+    # TCAN's window loop over the whole batch (the stock KSampler path); Sample Long Video sets its windows
+    window_loop.install(patched, window_loop.TCANWindows())
+    patched.add_wrapper_with_key(WrappersMP.PREPARE_SAMPLING, window_loop.WRAPPER_KEY, window_loop.refuse_core_windows)
     if weights is not None:
-        apply_unet_weights(patched, weights, lora_strength)
+        apply_unet_base(patched, weights)
+        apply_appa(patched, weights, lora_strength)
         if weights.unet_base:
             notes.append(f"UNet base weights and APPA LoRA (strength {lora_strength}) from the TCAN UNet file")
     if reference_attention:
@@ -62,6 +70,5 @@ def load_tcan(model, control_net, motion_modules, *, weights=None, lora_strength
     controlnet = make_temporal_controlnet(control_net, control_modules if temporal_controlnet else None,
                                           chunk_length=chunk_length, cross_frame_norm=control_across)
     bundle = TCANBundle(controlnet=controlnet, ptm_tau=float(ptm_tau), reference_attention=reference_attention,
-                        reference_strength=float(reference_strength), uncond_reference=bool(uncond_reference),
                         mode="tcan weights" if weights is not None else "zero-shot", notes=notes)
     return patched, bundle

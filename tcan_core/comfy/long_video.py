@@ -1,15 +1,25 @@
-"""Sample Long Video: TCAN's sampling of a pose sequence of any length with ComfyUI's samplers."""
+"""Sample Long Video: TCAN's sampling of a pose sequence of any length with ComfyUI's samplers.
 
-import cv2
-import numpy as np
+Orchestration only: check the inputs, pad the clip (TCAN), lay out the windows and their
+temperature maps, prepare the references (the framed reference image, TPC's propagated calibrated
+references), install TCAN's window loop on a clone of the MODEL, attach the temporal ControlNet
+with the pose hints, and sample.
+"""
+
 import torch
 
 from ..frame_fit import fit_image
-from ..temporal.fusion import frame_weights
 from ..temporal.temperature import temperature_map
 from ..temporal.windows import padded_frame_indices, sliding_windows
-from .masked_reference import apply_masked_reference_attention
-from .sampling import WindowedSampling, add_window_loop
+from . import window_loop
+from .tpc import ENCODE_BATCH, tpc_references
+from .window_context import References
+
+
+def preparation_steps(frames, calibration=None):
+    """Progress ticks before the first window: the reference, TPC's calibrated images (per encode batch)
+    and masks, the temperature maps."""
+    return 2 + (-(-frames // ENCODE_BATCH) + 1 if calibration is not None else 0)
 
 
 def check_pose_images(pose_images):
@@ -35,79 +45,6 @@ def framed_reference(reference_image, height, width):
 def reference_latent(model, vae, reference_image, height, width):
     """Clean reference latent in model space, at the frames' size."""
     return model.model.process_latent_in(vae.encode(framed_reference(reference_image, height, width)))
-
-
-def calibrated_latents(model, vae, calibration, frames, height, width, batch=8):
-    """Model-space latents [frames, 4, h, w] of every frame's calibrated reference (TPC), kept on the
-    CPU; encoded once, like the reference. The images carry the reference person only (black
-    elsewhere): TPC screens the background out of calibrated images, so the background comes from the
-    reference alone."""
-    if len(calibration) != frames:
-        raise ValueError(f"the calibration covers {len(calibration)} frames but there are {frames} pose images; "
-                         "calibrate the same (retargeted) pose sequence that was rendered")
-    latents = []
-    for start in range(0, frames, batch):
-        images = calibration.person_images(range(start, min(start + batch, frames)), width, height)
-        images = torch.from_numpy(images[..., :3]).float()
-        latents.append(model.model.process_latent_in(vae.encode(images)).cpu())
-    return torch.cat(latents)
-
-
-def latent_masks(masks, downscale=8):
-    """[n, H, W] masks in 0..1 -> [n, H/8, W/8] area fractions (what the latent's tokens cover)."""
-    return torch.nn.functional.avg_pool2d(torch.as_tensor(masks, dtype=torch.float32)[:, None], downscale)[:, 0]
-
-
-class PersonMasks:
-    """Person masks at latent resolution for the reference attention's key masks: the reference person
-    (the reference image's mask framed like the image), each frame's calibrated (warped) reference
-    person, and, for the public TPC code's masks (driving=True), each frame's driving person."""
-
-    def __init__(self, calibration, frames, height, width, driving=False):
-        reference = fit_image(calibration.reference_mask, width, height, cv2.INTER_LINEAR)
-        self.reference = latent_masks(np.clip(reference, 0, 1)[None])
-        self.calibrated = self._per_frame(frames, lambda indices: calibration.warp_masks(indices, width, height))
-        self.driving = None
-        if driving:
-            self.driving = self._per_frame(frames, lambda indices: np.stack([calibration.driving_mask(i, width, height)
-                                                                             for i in indices]))
-
-    @staticmethod
-    def _per_frame(frames, masks_of, chunk=32):
-        """Latent-resolution masks of every frame; full-size masks exist only 32 frames at a time."""
-        return torch.cat([latent_masks(masks_of(range(start, min(start + chunk, frames))))
-                          for start in range(0, frames, chunk)])
-
-
-class PropagatedReferences:
-    """TPC's iterative propagation per model evaluation: each group of frames uses one randomly drawn
-    member's calibrated image (seeded by the run's seed and the evaluation index, so the same for
-    all windows of a step and reproducible); every frame attends to [reference, its group's image].
-    The person masks (PersonMasks) go along: calibrated tokens outside the person are never attended
-    to, and with driving masks the public code's attention masks apply (masked_reference.py).
-    frame_source maps the sampled frames (padding included) to the calibrated ones."""
-
-    def __init__(self, reference, calibrated, groups, seed, masks, frame_source=None):
-        self.reference = reference
-        self.calibrated = calibrated
-        self.groups = groups
-        self.seed = int(seed)
-        self.masks = masks
-        source = torch.as_tensor(range(len(calibrated)) if frame_source is None else frame_source, dtype=torch.long)
-        group_of = torch.as_tensor(groups.group_of(), dtype=torch.long)[source]
-        self.slots = torch.stack([torch.zeros_like(group_of), 1 + group_of], dim=1)  # [frames, 2]
-        self.driving = None if masks.driving is None else masks.driving[source]
-
-    def __call__(self, evaluation):
-        members, _ = self.groups.draw(np.random.default_rng([self.seed, evaluation]))
-        members = torch.as_tensor(np.asarray(members), dtype=torch.long)
-        latents = torch.cat([self.reference, self.calibrated[members].to(self.reference)])
-        state = {"reference_latent": latents, "reference_slots": self.slots,
-                 "reference_masks": torch.cat([self.masks.reference, self.masks.calibrated[members]]),
-                 "reference_calibrated": torch.arange(len(latents)) > 0}
-        if self.driving is not None:
-            state["query_masks"] = self.driving
-        return state
 
 
 def window_temperatures(pose_images, windows, tau):
@@ -164,7 +101,7 @@ def sample_long_video(model, bundle, positive, negative, vae, reference_image, p
                       sampler_name, scheduler, window_length=16, overlap=4, closed_loop=False, fusion="uniform",
                       controlnet_strength=1.0, denoise=1.0, latent=None, repeat_window_noise=False, calibration=None,
                       tpc_attention_masks=False, ptm_tau=None, pad_to_window=True, progress=None, callback=None,
-                      sampler=None, sigmas=None):
+                      sampler=None, sigmas=None, observers=()):
     """-> (LATENT {"samples": [frames, 4, h, w]}, the window loop).
 
     calibration: TPC's Calibration for the same pose sequence (optional); tpc_attention_masks: the
@@ -172,11 +109,15 @@ def sample_long_video(model, bundle, positive, negative, vae, reference_image, p
     background); ptm_tau: the pose-driven temperature map's tau (None or < 0: Load TCAN's, in the
     bundle; 0: off); pad_to_window: as TCAN, extend the clip to a multiple of the window length by
     repeating its last frame (so every window and ControlNet chunk sees whole windows), and trim the
-    result back; progress: optional object with step() (per window); callback: the sampler's
+    result back; progress: optional object with step(), told preparation_steps() times while the inputs
+    are prepared, then after every window; callback: the sampler's
     per-step callback(step, x0, x, total_steps) (previews); sampler, sigmas: a ComfyUI SAMPLER and
-    its SIGMAS (as SamplerCustom takes them) instead of sampler_name, scheduler, steps and denoise."""
+    its SIGMAS (as SamplerCustom takes them) instead of sampler_name, scheduler, steps and denoise;
+    observers: callables the window loop tells after each window (window_loop.WindowStats counts)."""
     import comfy.sample
 
+    if window_loop.uses_core_windows(model.model_options):
+        raise ValueError(window_loop.CORE_WINDOWS)
     frames, height, width = check_pose_images(pose_images)
     if latent is None:
         latent_image = torch.zeros(frames, 4, height // 8, width // 8)
@@ -184,29 +125,32 @@ def sample_long_video(model, bundle, positive, negative, vae, reference_image, p
         latent_image = latent["samples"]
         if latent_image.shape[0] != frames or tuple(latent_image.shape[2:]) != (height // 8, width // 8):
             raise ValueError(f"the latent has {latent_image.shape[0]} frames of {latent_image.shape[3] * 8}x"
-                             f"{latent_image.shape[2] * 8}; the poses have {frames} of {width}x{height}")
+                             f"{latent_image.shape[2] * 8}; the poses have {frames} of {width}x{height}. Connect a "
+                             f"latent made for these poses (e.g. Empty Latent Image with batch {frames}, {width}x"
+                             f"{height}) or leave latent unconnected")
     if calibration is not None and not bundle.reference_attention:
         raise ValueError("TPC calibration feeds reference attention; turn reference_attention on in Load TCAN")
     if tpc_attention_masks and calibration is None:
-        raise ValueError("tpc_attention_masks needs a calibration (connect Procrustes Calibrate)")
+        raise ValueError("tpc_attention_masks needs a calibration: connect Procrustes Calibrate's calibration")
     source = padded_frame_indices(frames, window_length) if pad_to_window else list(range(frames))
     pose_images, latent_image = pose_images[source], latent_image[source]
     windows = sliding_windows(len(source), window_length, overlap, closed_loop)
-    weights = frame_weights(windows, len(source), fusion)
-    state = {}
+    tick = progress.step if progress is not None else (lambda: None)  # preparation_steps() ticks
+    references = None
     if bundle.reference_attention:
-        state["reference_latent"] = reference_latent(model, vae, reference_image, height, width)
+        references = References(reference_latent(model, vae, reference_image, height, width))
+    tick()
     if calibration is not None:
-        calibrated = calibrated_latents(model, vae, calibration, frames, height, width)
-        masks = PersonMasks(calibration, frames, height, width, driving=tpc_attention_masks)
-        state = PropagatedReferences(state["reference_latent"], calibrated, calibration.groups, seed, masks,
-                                     frame_source=source)
+        references = tpc_references(model, vae, calibration, references.latents, frames, height, width, seed, source,
+                                    tpc_attention_masks, on_step=tick)
     tau = bundle.ptm_tau if ptm_tau is None or ptm_tau < 0 else ptm_tau
-    windowed = WindowedSampling(windows, weights, window_temperatures(pose_images, windows, tau), state,
-                                on_window=progress.step if progress is not None else None)
-    patched = add_window_loop(model.clone(), windowed)
-    if calibration is not None:
-        apply_masked_reference_attention(patched, bundle.reference_strength, bundle.uncond_reference)
+    temperatures = window_temperatures(pose_images, windows, tau)
+    tick()
+    loop = window_loop.TCANWindows(windows, fusion, temperatures, references)
+    loop.observers.extend(observers)
+    if progress is not None:
+        loop.observers.append(lambda *_: progress.step())
+    patched = window_loop.install(model.clone(), loop)
     positive, negative = with_control(positive, negative, bundle.controlnet, pose_images, controlnet_strength)
     noise = initial_noise(latent_image, seed, window_length, repeat_window_noise)
     if sampler is not None:
@@ -215,4 +159,4 @@ def sample_long_video(model, bundle, positive, negative, vae, reference_image, p
     else:
         samples = comfy.sample.sample(patched, noise, steps, cfg, sampler_name, scheduler, positive, negative,
                                       latent_image, denoise=denoise, callback=callback, disable_pbar=True, seed=seed)
-    return {"samples": samples[:frames]}, windowed
+    return {"samples": samples[:frames]}, loop

@@ -1,8 +1,8 @@
 """Putting TCAN checkpoint weights (tcan_core.checkpoints.TCANWeights) into ComfyUI objects.
 
 - The UNet file's base weights replace the MODEL's weights ("set" weight patches on the clone; the
-  official UNet carries its own base model) and its APPA LoRA is added as "diff" patches (ΔW = B·A,
-  scale alpha / rank = 1), both applied by ComfyUI when the clone loads — no comfy.hooks.
+  official UNet carries its own base model), applied by ComfyUI when the clone loads; its APPA LoRA
+  is appa.py's.
 - The AppearanceEncoder becomes its own UNet (same SD1.5 topology; its last transformer block's
   unused layers and the output layers are absent by design and stay at zero) in its own
   ModelPatcher, an additional model of the MODEL clone, run by reference attention's appearance
@@ -12,12 +12,12 @@
 
 import torch
 
-from .motion_injection import weight_shapes_without_injections
+from .motion_modules import weight_shapes_without_injections
 
 APPEARANCE_KEY = "tcan_appearance"
 
 
-def _shape_errors(expected, given, limit=4):
+def shape_errors(expected, given, limit=4):
     """expected: {key: shape}; given: {key: tensor} -> first unknown keys, first wrong shapes, counts."""
     missing = [k for k in given if k not in expected]
     wrong = [f"{k} {tuple(given[k].shape)} vs {expected[k]}" for k in given
@@ -25,23 +25,17 @@ def _shape_errors(expected, given, limit=4):
     return missing[:limit], wrong[:limit], len(missing), len(wrong)
 
 
-def apply_unet_weights(patcher, weights, lora_strength=1.0):
-    """Base weights as "set" patches and the LoRA as "diff" patches on a cloned UNet patcher."""
-    if not weights.unet_base and not weights.lora:
+def apply_unet_base(patcher, weights):
+    """A TCAN UNet file's base weights as "set" patches on a cloned UNet patcher."""
+    if not weights.unet_base:
         return patcher
-    model_weights = weight_shapes_without_injections(patcher.model)
-    unknown, wrong, n_unknown, n_wrong = _shape_errors(model_weights, weights.unet_base)
+    unknown, wrong, n_unknown, n_wrong = shape_errors(weight_shapes_without_injections(patcher.model),
+                                                      weights.unet_base)
     if n_unknown or n_wrong:
         raise ValueError(
-            f"the TCAN UNet file {weights.sources.get('unet', '')} does not fit this MODEL (an SD1.5 model is needed): "
-            f"{n_unknown} unknown keys {unknown}, {n_wrong} of another shape {wrong}")
+            f"the TCAN UNet file {weights.sources.get('unet', '')} does not fit this MODEL: {n_unknown} unknown keys "
+            f"{unknown}, {n_wrong} of another shape {wrong}. Connect an SD1.5 checkpoint's MODEL to Load TCAN.")
     patcher.add_patches({k: ("set", (v,)) for k, v in weights.unet_base.items()}, 1.0)
-    if weights.lora and lora_strength:
-        deltas = weights.lora_deltas(1.0)
-        unknown, wrong, n_unknown, n_wrong = _shape_errors(model_weights, deltas)
-        if n_unknown or n_wrong:
-            raise ValueError(f"the APPA LoRA does not fit this MODEL: {unknown} {wrong}")
-        patcher.add_patches({k: ("diff", (v,)) for k, v in deltas.items()}, lora_strength)
     return patcher
 
 
@@ -67,7 +61,8 @@ def appearance_unet(patcher, weights, lora_strength=1.0):
     unexpected = [k for k in unexpected if k.startswith("diffusion_model.")]
     if missing or unexpected:
         raise ValueError(f"the TCAN appearance weights {source} do not fit this MODEL: "
-                         f"missing {missing[:4]}, unexpected {unexpected[:4]}")
+                         f"missing {missing[:4]}, unexpected {unexpected[:4]}. Pick the [AppearanceEncoder] file of "
+                         "the same training run, and connect an SD1.5 checkpoint's MODEL to Load TCAN")
     with torch.no_grad():  # the parts TCAN's encoder file leaves out are never used; keep them defined
         params = dict(appearance.named_parameters())
         for key in omitted:
@@ -93,5 +88,7 @@ def tcan_controlnet(weights):
 
     control = comfy.controlnet.load_controlnet_state_dict(dict(weights.controlnet))
     if control is None:
-        raise ValueError(f"ComfyUI could not load the TCAN ControlNetT {weights.sources.get('controlnet', '')}")
+        raise ValueError(f"ComfyUI could not load the TCAN ControlNetT {weights.sources.get('controlnet', '')}; "
+                         "check that it is a [ControlNetT] file (python -m tcan_core.checkpoints.convert lists what a "
+                         "file holds)")
     return control

@@ -34,7 +34,8 @@ def controlnet_modules(modules):
     chosen = {n: m for n, m in modules.items() if n.startswith(CONTROLNET_LEVELS)}
     if len(chosen) != 4:
         raise ValueError(f"the temporal ControlNet needs the 4 motion modules of down_blocks 2 and 3; found "
-                         f"{sorted(chosen)}")
+                         f"{sorted(chosen)}. Pick an AnimateDiff SD1.5 motion module (mm_sd_v15_v2.ckpt) or a TCAN "
+                         "ControlNetT file")
     return chosen
 
 
@@ -46,12 +47,14 @@ def make_temporal_controlnet(base, modules, chunk_length=16, cross_frame_norm=Fa
     cross_frame_norm: GroupNorm across the frames of each chunk in the res blocks (TCAN's 3-D blocks)."""
     import comfy.controlnet
 
-    if type(base) is not comfy.controlnet.ControlNet and not isinstance(base, TemporalControlNet):
-        raise ValueError(f"expected an SD1.5 ControlNet (e.g. control_v11p_sd15_openpose), got {type(base).__name__}")
+    if type(base) is not comfy.controlnet.ControlNet and type(base).__name__ != TemporalControlNet.__name__:
+        raise ValueError(f"expected an SD1.5 ControlNet, got {type(base).__name__}; connect Load ControlNet Model with "
+                         "control_v11p_sd15_openpose.pth")
     modules = controlnet_modules(modules) if modules is not None else None
     blocks = base.control_model.input_blocks
     if len(blocks) != 12 or getattr(blocks[7][0], "out_channels", None) != 1280:
-        raise ValueError("the temporal ControlNet needs an SD1.5 ControlNet (12 input blocks, 1280 channels at level 3)")
+        raise ValueError("the temporal ControlNet needs an SD1.5 ControlNet (12 input blocks, 1280 channels at level 3); "
+                         "connect Load ControlNet Model with control_v11p_sd15_openpose.pth")
     control = TemporalControlNet(None, global_average_pooling=base.global_average_pooling,
                                  load_device=base.load_device, manual_cast_dtype=base.manual_cast_dtype)
     control.control_model = base.control_model
