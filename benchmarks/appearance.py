@@ -25,17 +25,15 @@ def main():
     import comfy.model_management
     import torch
 
-    from tcan_core.comfy.masked_reference import apply_masked_reference_attention
-    from tcan_core.comfy.motion_patch import apply_motion_modules
+    from tcan_core.comfy.motion_modules import apply_motion_modules
     from tcan_core.comfy.reference_attention import apply_reference_attention
+    from tcan_core.comfy.window_context import Evaluation, References, Window
 
     device = comfy.model_management.get_torch_device()
     dtype = model.model.get_dtype()
     plain = apply_motion_modules(model, modules)
     with_reference = apply_motion_modules(model, modules)
     apply_reference_attention(with_reference)
-    masked = with_reference.clone()
-    apply_masked_reference_attention(masked)
     x = torch.randn(2 * args.frames, 4, args.latent, args.latent, device=device, dtype=dtype)
     latents = torch.randn(9, 4, args.latent, args.latent, device=device, dtype=dtype)
     group = torch.arange(args.frames) * 8 // args.frames  # 8 groups of frames
@@ -43,13 +41,16 @@ def main():
 
     box = torch.zeros(args.latent, args.latent)
     box[args.latent // 4:3 * args.latent // 4, args.latent // 3:2 * args.latent // 3] = 1
-    masks = {"query_masks": box.expand(args.frames, -1, -1), "reference_masks": box.expand(9, -1, -1),
-             "reference_calibrated": torch.arange(9) > 0}
+    masks = {"query_masks": box.expand(args.frames, -1, -1), "masks": box.expand(9, -1, -1),
+             "calibrated": torch.arange(9) > 0}
     calls = iter(range(10 ** 9))
 
-    def fresh(state):
-        # a new evaluation number per call: every timed call pays the once-per-step appearance pass
-        return lambda: {"cond_or_uncond": [0, 1], "tcan": {**state, "evaluation": next(calls)}}
+    def fresh(references):
+        # a new Evaluation per call: every timed call pays the once-per-evaluation appearance pass
+        def options():
+            window = Window(Evaluation(next(calls), references), list(range(args.frames)), x[:args.frames])
+            return {"cond_or_uncond": [0, 1], "tcan": window}
+        return options
 
     def call(patcher, state_factory):
         def run():
@@ -57,11 +58,10 @@ def main():
         return run
 
     median = interleaved_medians({
-        "motion modules": call(plain, fresh({})),
-        "+ reference attention": call(with_reference, fresh({"reference_latent": latents[:1]})),
-        "+ reference + 8 calibrated": call(with_reference, fresh({"reference_latent": latents,
-                                                                 "reference_slots": slots})),
-        "+ ... with TPC masks": call(masked, fresh({"reference_latent": latents, "reference_slots": slots, **masks})),
+        "motion modules": call(plain, fresh(None)),
+        "+ reference attention": call(with_reference, fresh(References(latents[:1]))),
+        "+ reference + 8 calibrated": call(with_reference, fresh(References(latents, slots=slots))),
+        "+ ... with TPC masks": call(with_reference, fresh(References(latents, slots=slots, **masks))),
     }, args.repeats)
     print(f"one step of a {args.frames}-frame window (cond + uncond), latent {args.latent}x{args.latent}, {device}")
     for name, value in median.items():

@@ -82,6 +82,7 @@ def main():
     from tcan_core.pose import render, retarget
     from tcan_core.pose.pose_json import load_pose_json
     from tcan_core.samples import DRIVING_POSE, REFERENCE_POSE
+    from tcan_core.comfy.window_loop import WindowStats
     from tcan_core.temporal import load_motion_modules
 
     model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(
@@ -101,12 +102,13 @@ def main():
         with PeakResident() as host:
             poses = [driving[i % len(driving)] for i in range(frames)]
             pose_images = torch.from_numpy(render(poses, args.size, args.size)).float().div_(255)
-            out, windowed = sample_long_video(patched, bundle, conditioning, conditioning, vae, reference,
-                                              pose_images, seed=0, steps=1, cfg=2.0, sampler_name="euler",
-                                              scheduler="ddim_uniform")
+            stats = WindowStats()
+            out, loop = sample_long_video(patched, bundle, conditioning, conditioning, vae, reference,
+                                          pose_images, seed=0, steps=1, cfg=2.0, sampler_name="euler",
+                                          scheduler="ddim_uniform", observers=[stats])
             del out, pose_images
-        device_peak = torch.cuda.max_memory_allocated() if cuda else windowed.peak_window_bytes
-        per_step = windowed.evaluations / windowed.calls / 2  # per cond chunk
+        device_peak = torch.cuda.max_memory_allocated() if cuda else stats.peak_window_bytes
+        per_step = stats.frame_evaluations / loop.evaluations / 2  # per cond chunk
         return device_peak, per_step / frames, host.growth
 
     run(args.short)  # warm-up: first-call allocations and caches are not per-frame costs

@@ -24,7 +24,8 @@ def main():
     import comfy.model_management
     import torch
 
-    from tcan_core.comfy.motion_patch import apply_motion_modules
+    from tcan_core.comfy.motion_modules import apply_motion_modules
+    from tcan_core.comfy.window_context import Evaluation, Window
     from tcan_core.pose import render, retarget
     from tcan_core.pose.pose_json import load_pose_json
     from tcan_core.samples import DRIVING_POSE, REFERENCE_POSE
@@ -39,7 +40,8 @@ def main():
     median = interleaved_medians({
         "plain UNet": unet_call(model, x, chunks),
         "+ motion modules": unet_call(patched, x, chunks),
-        "+ motion modules + PTM": unet_call(patched, x, {**chunks, "tcan": {"temperature": temperature.to(device)}}),
+        "+ motion modules + PTM": unet_call(patched, x, {**chunks, "tcan": Window(
+            Evaluation(0), list(range(args.frames)), x[:args.frames], temperature.to(device))}),
     }, args.repeats)
     print(f"one UNet forward: batch {x.shape[0]} (2 chunks x {args.frames} frames), latent {args.latent}x{args.latent}, "
           f"{device}, {x.dtype}, median of {args.repeats}")

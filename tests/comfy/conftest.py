@@ -50,3 +50,23 @@ def release_memory_after_a_workflow():
 
         if harness.workflow_ran():
             harness.release_memory()
+
+
+@pytest.fixture(scope="module")
+def parts(comfy_nodes):
+    """(MODEL, CLIP, CONTROL_NET, v2 motion-module state dict, its modules, the UNet's weights by LDM name):
+    the random SD1.5-shaped models most tests build on (TCAN_TEST_MODELS)."""
+    import comfy.controlnet
+    import comfy.model_management
+    import comfy.utils
+
+    from tcan_core.temporal import load_motion_modules
+
+    from .models import CONTROLNET, MOTION_V2, model_path, sd15
+
+    model, clip, _ = sd15()
+    control_net = comfy.controlnet.load_controlnet(model_path("controlnet", CONTROLNET))
+    motion_state = comfy.utils.load_torch_file(model_path("animatediff_models", MOTION_V2))
+    comfy.model_management.unload_all_models()  # the weights below without another clone's patches
+    unet_ldm = {k: v.float() for k, v in model.model.diffusion_model.state_dict().items()}
+    return model, clip, control_net, motion_state, load_motion_modules(motion_state), unet_ldm

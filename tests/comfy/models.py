@@ -8,6 +8,7 @@ import pytest
 CHECKPOINT = "sd15_random.safetensors"
 MOTION_V2 = "mm_sd_v15_v2_random.ckpt"
 MOTION_V1 = "mm_sd_v15_random.ckpt"
+CONTROLNET = "openpose_random.safetensors"
 
 
 def model_path(folder, name):

@@ -80,7 +80,8 @@ def test_node_computes_what_the_core_computes(comfy_nodes):
     reference, driving = load_pose_json(REFERENCE_POSE), load_pose_json(DRIVING_POSE)
     retargeted = retarget(reference[0], driving)
     image = sample_image_tensor()
-    cal, images, masks, summary = node(comfy_nodes).execute(image, reference, retargeted, True, 30).args
+    cal, images, masks, summary = node(comfy_nodes).execute(reference_image=image, reference_pose=reference, driving_pose=retargeted,
+                                                          subset_search=True, num_groups=30).args
     expected = calibrate(image[0].numpy(), reference, retargeted, num_groups=30)
     # ComfyUI imports the pack under its own module name, so compare the class by name.
     assert type(cal).__name__ == Calibration.__name__ and summary == expected.summary()
@@ -95,12 +96,14 @@ def test_node_computes_what_the_core_computes(comfy_nodes):
 def test_raw_driving_poses_on_another_canvas_and_input_masks(comfy_nodes):
     reference, driving = load_pose_json(REFERENCE_POSE), load_pose_json(DRIVING_POSE)[:20]
     image = sample_image_tensor()
-    plain, images, masks, _ = node(comfy_nodes).execute(image, reference, driving, False, 4).args
+    plain, images, masks, _ = node(comfy_nodes).execute(reference_image=image, reference_pose=reference, driving_pose=driving,
+                                                       subset_search=False, num_groups=4).args
     assert images.shape == (20, 512, 512, 3) and (plain.width, plain.height) == (512, 512)
     assert plain.groups.num_groups == 4 and not plain.fallback.any()
     ref_mask = torch.from_numpy(plain.reference_mask)[None]
-    cal, _, _, summary = node(comfy_nodes).execute(image, reference, driving, True, 30,
-                                                   reference_mask=ref_mask, driving_masks=masks).args
+    cal, _, _, summary = node(comfy_nodes).execute(reference_image=image, reference_pose=reference, driving_pose=driving,
+                                                   subset_search=True, num_groups=30, reference_mask=ref_mask,
+                                                   driving_masks=masks).args
     assert "input mask for the reference, input masks for the driving frames" in summary
     assert len(cal) == 20 and np.isfinite(cal.matrices).all()
 
@@ -121,7 +124,8 @@ def test_progress_reaches_the_end_in_chunks(comfy_nodes):
     comfy.utils.set_progress_bar_global_hook(lambda value, total, preview, node_id=None: calls.append((value, total)))
     try:
         reference, driving = load_pose_json(REFERENCE_POSE), load_pose_json(DRIVING_POSE)
-        node(comfy_nodes).execute(sample_image_tensor(), reference, driving * 2, True, 30)
+        node(comfy_nodes).execute(reference_image=sample_image_tensor(), reference_pose=reference,
+                                  driving_pose=driving * 2, subset_search=True, num_groups=30)
     finally:
         comfy.utils.set_progress_bar_global_hook(previous)
     assert calls[-1] == (400, 400)  # 200 frames calibrated, then 200 warped

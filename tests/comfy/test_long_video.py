@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from .models import MOTION_V2, empty_conditioning, model_path, sd15
-from .test_temporal_controlnet import CONTROLNET, flat, residuals, sample_inputs
+from .helpers import flat, poses, residuals, sample_inputs, tpc_calibration
+from .models import CONTROLNET, MOTION_V2, empty_conditioning, model_path, sd15
 
 FRAMES = 40  # three windows of 16 with overlap 4
 
@@ -18,17 +18,10 @@ def tcan(comfy_nodes):
     control_net = comfy.controlnet.load_controlnet(model_path("controlnet", CONTROLNET))
     folder_paths.add_model_folder_path("animatediff_models", model_path("animatediff_models", MOTION_V2).rsplit("/", 1)[0])
     patched, bundle = comfy_nodes.NODE_CLASS_MAPPINGS["TCANLoadTCAN"].execute(
-        model, control_net, MOTION_V2, True, False, True, 3.0, "auto", "sqrt_linear").args
+        model=model, control_net=control_net, motion_module=MOTION_V2, reference_attention=True,
+        reference_for_uncond=False, temporal_controlnet=True, ptm_tau=3.0, groupnorm="auto",
+        beta_schedule="sqrt_linear").args
     return model, clip, vae, control_net, patched, bundle
-
-
-def poses(frames=FRAMES, size=64):
-    from tcan_core.pose import render, retarget
-    from tcan_core.pose.pose_json import load_pose_json
-    from tcan_core.samples import DRIVING_POSE, REFERENCE_POSE
-
-    drv = load_pose_json(DRIVING_POSE)[:frames]
-    return torch.from_numpy(render(retarget(load_pose_json(REFERENCE_POSE), drv), size, size)).float() / 255
 
 
 def run(tcan, seed=1, frames=FRAMES, **options):
@@ -52,12 +45,15 @@ def test_forty_frames_in_three_windows_and_the_inputs_are_untouched(tcan):
     model_before = nodes.common_ksampler(model, 5, 1, 2.0, "euler", "normal", conditioning, conditioning, latent)[0]
     cn_before = flat(residuals(control_net, model, x, hint))
 
-    out, windowed = run(tcan, pad_to_window=False)
+    from tcan_core.comfy.window_loop import WindowStats
+
+    stats = WindowStats()
+    out, windowed = run(tcan, pad_to_window=False, observers=[stats])
     samples = out["samples"]
     assert samples.shape == (FRAMES, 4, 8, 8) and torch.isfinite(samples).all()
     assert len(windowed.windows) == 3
     # UNet frame-evaluations per step and cond: 48 for 40 frames (length / (length - overlap) at most)
-    assert windowed.evaluations == 48 * 2 * 2
+    assert stats.frame_evaluations == 48 * 2 * 2 and windowed.evaluations == 2
     padded, windowed = run(tcan, frames=20)  # TCAN's padding: 32 frames in 3 windows, 20 returned
     assert padded["samples"].shape[0] == 20 and windowed.windows[-1] == list(range(16, 32))
 
@@ -103,43 +99,23 @@ def _bad_size(tcan):
 
 
 def test_tpc_calibrated_references_join_the_attention(tcan):
-    import numpy as np
-
-    from tcan_core.calibrate import calibrate
-    from tcan_core.pose import retarget
-    from tcan_core.pose.pose_json import load_pose_json
-    from tcan_core.samples import DRIVING_POSE, REFERENCE_POSE
-
     frames = 20
-    reference_pose = load_pose_json(REFERENCE_POSE)
-    driving = retarget(reference_pose, load_pose_json(DRIVING_POSE)[:frames])
-    image = np.random.default_rng(0).random((512, 384, 3)).astype(np.float32)
-    calibration = calibrate(image, reference_pose, driving, num_groups=4)
+    calibration = tpc_calibration(frames)
     with_tpc, windowed = run(tcan, seed=2, frames=frames, calibration=calibration)
     without, _ = run(tcan, seed=2, frames=frames)
     assert torch.isfinite(with_tpc["samples"]).all()
     assert not torch.allclose(with_tpc["samples"], without["samples"], atol=1e-4)
-    state = windowed.state(0)
+    references = windowed.references(0)
     padded = 32  # 20 frames padded to 2 windows' worth, as TCAN
-    assert state["reference_latent"].shape[0] == 1 + 4 and state["reference_slots"].shape == (padded, 2)
-    assert torch.equal(state["reference_slots"][frames:], state["reference_slots"][[frames - 1] * (padded - frames)])
-    assert torch.equal(windowed.state(3)["reference_latent"], windowed.state(3)["reference_latent"])  # seeded
+    assert references.latents.shape[0] == 1 + 4 and references.slots.shape == (padded, 2)
+    assert torch.equal(references.slots[frames:], references.slots[[frames - 1] * (padded - frames)])
+    # the propagation draw is seeded by the run's seed and the evaluation: the same again, another with another seed
+    _, again = run(tcan, seed=2, frames=frames, calibration=calibration, steps=1)
+    _, other = run(tcan, seed=5, frames=frames, calibration=calibration, steps=1)
+    draws = [torch.stack([loop.references(i).latents for i in range(6)]) for loop in (windowed, again, other)]
+    assert torch.equal(draws[0], draws[1]) and not torch.equal(draws[0], draws[2])
     patch = next(p for p in tcan[4].model_options["transformer_options"]["patches"]["attn1_patch"])
-    assert all(t.shape[0] == 5 for t in patch.bank.tokens.values())
-
-
-def tpc_calibration(frames, **options):
-    import numpy as np
-
-    from tcan_core.calibrate import calibrate
-    from tcan_core.pose import retarget
-    from tcan_core.pose.pose_json import load_pose_json
-    from tcan_core.samples import DRIVING_POSE, REFERENCE_POSE
-
-    reference_pose = load_pose_json(REFERENCE_POSE)
-    driving = retarget(reference_pose, load_pose_json(DRIVING_POSE)[:frames])
-    image = np.random.default_rng(0).random((512, 384, 3)).astype(np.float32)
-    return calibrate(image, reference_pose, driving, num_groups=4, **options)
+    assert patch.bank.tokens == {}  # recorded tokens go with the end of the run
 
 
 def test_tpc_attention_masks_split_person_and_background(tcan):
@@ -153,10 +129,10 @@ def test_tpc_attention_masks_split_person_and_background(tcan):
     unmasked, _ = run(tcan, seed=2, frames=frames, calibration=calibration)
     assert torch.isfinite(masked["samples"]).all()
     assert not torch.allclose(masked["samples"], unmasked["samples"], atol=1e-4)
-    state = windowed.state(0)
-    assert state["query_masks"].shape == (32, 8, 8) and state["reference_masks"].shape == (5, 8, 8)  # 20 padded to 32
-    assert state["query_masks"].amax() == 1 and state["query_masks"].amin() == 0  # the silhouettes, not empty
-    assert state["reference_calibrated"].tolist() == [False] + [True] * 4
+    references = windowed.references(0)
+    assert references.query_masks.shape == (32, 8, 8) and references.masks.shape == (5, 8, 8)  # 20 padded to 32
+    assert references.query_masks.amax() == 1 and references.query_masks.amin() == 0  # the silhouettes, not empty
+    assert references.calibrated.tolist() == [False] + [True] * 4
     # Nobody in the driving frames and no person in the reference: every query is background and may
     # see all reference tokens and no calibrated token, which is plain reference attention (no TPC).
     empty = dataclasses.replace(calibration, reference_mask=np.zeros_like(calibration.reference_mask),
@@ -192,7 +168,6 @@ def test_bundled_tcan_workflows_run_end_to_end(comfy_nodes, name):
 
 def test_node_reports_progress_per_window_and_previews(tcan, comfy_nodes):
     import comfy.utils
-    import latent_preview
     from comfy.cli_args import LatentPreviewMethod, args
 
     model, clip, vae, _, patched, bundle = tcan
@@ -203,70 +178,19 @@ def test_node_reports_progress_per_window_and_previews(tcan, comfy_nodes):
     args.preview_method = LatentPreviewMethod.Latent2RGB
     try:
         node = comfy_nodes.NODE_CLASS_MAPPINGS["TCANSampleLongVideo"]
-        (out,) = node.execute(patched, bundle, conditioning, conditioning, vae, torch.rand(1, 64, 64, 3), poses(20),
-                              0, 2, 2.0, "euler", "ddim_uniform", 16, 4, False, "weighted", 1.0, 1.0, False).args
+        (out,) = node.execute(model=patched, tcan=bundle, positive=conditioning, negative=conditioning, vae=vae,
+                              reference_image=torch.rand(1, 64, 64, 3), pose_images=poses(20), seed=0, steps=2,
+                              cfg=2.0, sampler_name="euler", scheduler="ddim_uniform", window_length=16, overlap=4,
+                              closed_loop=False, fusion="weighted", controlnet_strength=1.0, denoise=1.0,
+                              repeat_window_noise=False).args
     finally:
         comfy.utils.set_progress_bar_global_hook(previous_hook)
         args.preview_method = previous_method
     assert out["samples"].shape[0] == 20
-    assert [u[0] for u in updates if u[2] is None] == [1, 2, 3, 4] and all(u[1] == 4 for u in updates)  # 2 windows x 2 steps
-    assert any(u[2] is not None for u in updates) and latent_preview is not None
-
-
-def test_memory_is_estimated_for_one_window_not_the_clip(tcan):
-    import comfy.sampler_helpers
-
-    from tcan_core.comfy.sampling import WindowedSampling, add_window_loop
-
-    _, _, _, _, patched, _ = tcan
-    windowed = WindowedSampling([list(range(16)), list(range(12, 28))], [[1.0] * 16] * 2, [None, None], {})
-    clone = add_window_loop(patched.clone(), windowed)
-    seen = []
-    clone.add_wrapper_with_key("prepare_sampling", "spy", lambda executor, model, shape, *a, **k: seen.append(shape))
-    from comfy.patcher_extension import copy_nested_dicts
-
-    comfy.sampler_helpers.prepare_sampling(clone, [1000, 4, 8, 8], [],
-                                           model_options={"transformer_options": {"wrappers": copy_nested_dicts(clone.wrappers)}})
-    assert seen == [[16, 4, 8, 8]]
-
-
-def test_all_frame_sampler_state_stays_on_the_offload_device_and_only_windows_move(tcan):
-    """Device plumbing on a CPU-only machine: the meta device stands in for "the other device" (the
-    offload device for the sampler's state, the compute device for the windows)."""
-    from comfy.patcher_extension import WrapperExecutor, WrappersMP
-
-    from tcan_core.comfy.sampling import WRAPPER_KEY, WindowedSampling, add_window_loop
-
-    _, _, _, _, patched, _ = tcan
-    other = torch.device("meta")
-    clone = patched.clone()
-    clone.offload_device = other
-    windowed = WindowedSampling([list(range(16)), list(range(12, 28))],
-                                [[1.0] * 12 + [0.5] * 4, [0.5] * 4 + [1.0] * 12], [None, None], {})
-    add_window_loop(clone, windowed)
-    assert windowed.compute_device == clone.load_device
-    (sampler_wrapper,) = clone.wrappers[WrappersMP.SAMPLER_SAMPLE][WRAPPER_KEY]
-    seen = []
-
-    def sampler(guider, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar):
-        seen.extend(t.device.type for t in (sigmas, noise, latent_image, denoise_mask))
-
-    state = [torch.zeros(28, 4, 8, 8) for _ in range(3)]
-    WrapperExecutor.new_class_executor(sampler, None, [sampler_wrapper]).execute(
-        None, torch.ones(3), {}, None, *state, True)
-    assert seen == ["meta"] * 4
-
-    windowed.compute_device = other
-    calls = []
-
-    def model_call(model, conds, x, timestep, options):
-        calls.append((x.device.type, timestep.device.type, x.shape[0]))
-        return [torch.ones(x.shape), torch.full(x.shape, 2.0)]  # as if computed there and brought back
-
-    x_in = torch.zeros(28, 4, 8, 8)
-    cond, uncond = windowed(model_call, None, [object(), object()], x_in, torch.ones(28), {})
-    assert calls == [("meta", "meta", 16)] * 2
-    assert cond.device == x_in.device and torch.equal(cond, torch.ones_like(x_in)) and torch.equal(uncond, 2 * cond)
+    # the reference and the temperature maps while preparing, then 20 frames padded to 32: windows 0-15,
+    # 12-27, 16-31, 3 windows x 2 steps
+    assert [u[0] for u in updates if u[2] is None] == list(range(1, 9)) and all(u[1] == 8 for u in updates)
+    assert any(u[2] is not None for u in updates)
 
 
 def test_ptm_tau_of_the_run_overrides_load_tcans(tcan):

@@ -7,6 +7,7 @@ from tcan_core.temporal import load_motion_modules
 
 from . import harness
 from .bundled import bundled_prompt
+from .helpers import apply_model, injected, window
 from .models import MOTION_V1, MOTION_V2, empty_conditioning, model_path, sd15
 
 FRAMES = 16
@@ -28,31 +29,22 @@ def ksampler(model, positive, negative, seed=1):
     return nodes.common_ksampler(model, seed, 1, 2.0, "euler", "normal", positive, negative, latent)[0]["samples"]
 
 
-def injected(model):
-    from tcan_core.comfy.motion_injection import InjectedMotionModule as Ours
-
-    return [m for m in model.model.diffusion_model.modules() if type(m).__name__ == Ours.__name__]
-
-
-def apply_model(patcher, x, extra_options):
-    """One UNet call with the transformer_options a sampler would build for this patcher."""
-    import comfy.model_management
-    from comfy.patcher_extension import copy_nested_dicts
-
-    comfy.model_management.load_models_gpu([patcher])
-    transformer_options = copy_nested_dicts(patcher.model_options.get("transformer_options", {}))
-    transformer_options["wrappers"] = copy_nested_dicts(patcher.wrappers)
-    transformer_options.update(extra_options)
-    context = torch.zeros(x.shape[0], 77, 768)
-    t = torch.full((x.shape[0],), 0.5)
-    with torch.no_grad():
-        return patcher.model.apply_model(x, t, c_crossattn=context, transformer_options=transformer_options)
-
-
 def pack_apply(model, modules, **options):
-    from tcan_core.comfy.motion_patch import apply_motion_modules
+    from tcan_core.comfy.motion_modules import apply_motion_modules
 
     return apply_motion_modules(model, modules, **options)
+
+
+def scaled_queries(module, factor):
+    """A copy of a motion module whose attention queries are scaled (its to_q weights times factor)."""
+    import copy
+
+    scaled = copy.deepcopy(module)
+    with torch.no_grad():
+        for block in scaled.temporal_transformer.transformer_blocks:
+            for attention in block.attention_blocks:
+                attention.to_q.weight.mul_(factor)
+    return scaled
 
 
 def test_ksampler_animates_with_the_patch_and_the_original_stays_bit_identical(setup):
@@ -92,10 +84,13 @@ def test_ptm_reaches_the_modules_and_temperature_one_is_no_ptm(setup):
     torch.manual_seed(1)
     x = torch.randn(FRAMES, 4, 8, 6)  # non-square latent, one chunk
     plain = apply_model(patched, x, {})
-    ones = apply_model(patched, x, {"tcan": {"temperature": torch.ones(64, 48)}})
-    hot = apply_model(patched, x, {"tcan": {"temperature": torch.full((64, 48), 3.0)}})
+    ones = apply_model(patched, x, {"tcan": window(FRAMES, x, temperature=torch.ones(64, 48))})
+    hot = apply_model(patched, x, {"tcan": window(FRAMES, x, temperature=torch.full((64, 48), 3.0))})
     assert torch.equal(plain, ones)
     assert not torch.allclose(plain, hot)
+    # a uniform temperature T divides every logit by T: the same as the modules' queries scaled by 1/T
+    scaled = pack_apply(model, {name: scaled_queries(m, 1 / 3.0) for name, m in modules.items()})
+    torch.testing.assert_close(apply_model(scaled, x, {}), hot, rtol=1e-4, atol=1e-5)
 
 
 def test_injected_at_the_tcan_places_and_ejected_afterwards(setup):
@@ -142,10 +137,12 @@ def test_apply_motion_module_node_and_bad_files(setup, comfy_nodes):
     model, _, _ = setup
     node = comfy_nodes.NODE_CLASS_MAPPINGS["TCANApplyMotionModule"]
     folder_paths.add_model_folder_path("animatediff_models", model_path("animatediff_models", MOTION_V1).rsplit("/", 1)[0])
-    (patched,) = node.execute(model, MOTION_V1, "sqrt_linear", "auto", False).args
+    (patched,) = node.execute(model=model, motion_module=MOTION_V1, beta_schedule="sqrt_linear", groupnorm="auto",
+                               use_mid_block=False).args
     assert patched is not model and patched.get_additional_models()
     with pytest.raises(ValueError, match="not found; put it in"):
-        node.execute(model, "missing.ckpt", "sqrt_linear", "auto", False)
+        node.execute(model=model, motion_module="missing.ckpt", beta_schedule="sqrt_linear", groupnorm="auto",
+                     use_mid_block=False)
 
 
 def test_bundled_motion_module_workflow_runs_with_core_nodes(comfy_nodes):

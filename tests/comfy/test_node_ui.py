@@ -6,8 +6,7 @@
 import os
 
 from . import harness
-from .models import MOTION_V2, model_path, sd15
-from .test_temporal_controlnet import CONTROLNET
+from .models import CONTROLNET, MOTION_V2, model_path, sd15
 
 
 def pack_inputs(nodes):
@@ -36,14 +35,16 @@ def test_retarget_and_save_show_their_notes_and_path_on_the_node(comfy_nodes):
     import folder_paths
 
     load = comfy_nodes.NODE_CLASS_MAPPINGS["TCANLoadPoseJSON"]
-    reference, _ = load.execute("(TCAN sample) reference_pose.json", 0, 0).args
-    driving, _ = load.execute("(TCAN sample) driving_pose.json", 0, 0, frame_limit=10).args
-    retarget = comfy_nodes.NODE_CLASS_MAPPINGS["TCANPoseRetarget"].execute(reference, driving, 0, "reference", 0.0,
-                                                                           True)
+    reference, _ = load.execute(pose_file="(TCAN sample) reference_pose.json", canvas_width=0, canvas_height=0).args
+    driving, _ = load.execute(pose_file="(TCAN sample) driving_pose.json", canvas_width=0, canvas_height=0,
+                               frame_limit=10).args
+    retarget = comfy_nodes.NODE_CLASS_MAPPINGS["TCANPoseRetarget"].execute(
+        reference_pose=reference, driving_pose=driving, anchor_frame=0, position="reference", smoothing=0.0,
+        symmetric_limbs=True)
     pose, _, notes = retarget.args
     assert shown_text(retarget).startswith("10 frame(s) retargeted onto a 384x512 canvas.")
     assert notes == "ok" or notes in shown_text(retarget)
-    saved = comfy_nodes.NODE_CLASS_MAPPINGS["TCANSavePoseJSON"].execute(pose, "tcan/ui_test")
+    saved = comfy_nodes.NODE_CLASS_MAPPINGS["TCANSavePoseJSON"].execute(pose=pose, filename_prefix="tcan/ui_test")
     text = shown_text(saved)
     relative = text.split()[4]
     assert text.startswith("saved 10 frame(s) to tcan/ui_test_") and text.endswith("in ComfyUI's output folder")
@@ -59,8 +60,10 @@ def test_load_tcan_shows_what_it_loaded(comfy_nodes):
     folder_paths.add_model_folder_path("animatediff_models",
                                        os.path.dirname(model_path("animatediff_models", MOTION_V2)))
     loaded = comfy_nodes.NODE_CLASS_MAPPINGS["TCANLoadTCAN"].execute(
-        model, control_net, MOTION_V2, True, False, False, 2.5, "auto", "sqrt_linear")
+        model=model, control_net=control_net, motion_module=MOTION_V2, reference_attention=True,
+        reference_for_uncond=False, temporal_controlnet=False, ptm_tau=2.5, groupnorm="auto", beta_schedule="sqrt_linear")
     lines = shown_text(loaded).splitlines()
     assert lines[0].startswith("TCAN zero-shot: ") and lines[0].endswith(f"motion modules from {MOTION_V2}")
     assert "reference attention on, strength 1" in lines and "temporal ControlNet off" in lines
-    assert "PTM tau 2.5; GroupNorm per frame" in lines  # auto -> per frame for a v2 module
+    assert "PTM tau 2.5" in lines  # auto -> per frame for a v2 module and the stock ControlNet:
+    assert "GroupNorm of the res blocks: per frame in the UNet, per frame in the ControlNet" in lines

@@ -9,9 +9,8 @@ prints the new digests. The models are make_models.py's seeded random files (tes
 import pytest
 import torch
 
-from .models import MOTION_V2, empty_conditioning, model_path, sd15
-from .test_long_video import poses, tpc_calibration
-from .test_temporal_controlnet import CONTROLNET
+from .helpers import poses, tpc_calibration
+from .models import CONTROLNET, MOTION_V2, empty_conditioning, model_path, sd15
 
 FRAMES = 20  # two windows after TCAN's padding to 32
 

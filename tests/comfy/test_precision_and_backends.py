@@ -8,9 +8,8 @@ import torch
 from tests.unit.test_reference_masking import dense_oracle
 
 from . import harness
-from .models import CHECKPOINT, MOTION_V2, empty_conditioning, model_path, sd15
-from .test_long_video import poses, tpc_calibration
-from .test_temporal_controlnet import CONTROLNET
+from .helpers import poses, tpc_calibration
+from .models import CHECKPOINT, CONTROLNET, MOTION_V2, empty_conditioning, model_path, sd15
 
 BACKENDS = ("attention_basic", "attention_split", "attention_sub_quad", "attention_pytorch")
 

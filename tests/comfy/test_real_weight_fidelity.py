@@ -5,10 +5,9 @@ import pytest
 import torch
 
 from . import harness
-from .models import empty_conditioning, model_path, sd15
-from .test_load_tcan_weights import official_unet, parts  # noqa: F401  (module fixture)
-from .test_motion_modules import apply_model
-from .test_temporal_controlnet import flat, residuals, sample_inputs
+from .helpers import apply_model, flat, official_unet, poses, residuals, sample_inputs, to_diffusers, window
+from .helpers import load_tcan as load
+from .models import CONTROLNET, empty_conditioning, model_path, sd15
 
 NORM = "diffusion_model.input_blocks.1.0.in_layers.0.weight"
 
@@ -18,13 +17,6 @@ def release_models():
     """Each test loads GB-sized patched models (and TCAN files' copies); drop them before the next."""
     yield
     harness.release_memory()
-
-
-def load(parts, weights=None, **options):
-    from tcan_core.comfy.load import load_tcan
-
-    model, _, control_net, _, modules, _ = parts
-    return load_tcan(model, control_net, modules, weights=weights, **options)
 
 
 def loaded_weight(patcher, key):
@@ -69,7 +61,7 @@ def test_every_weight_of_a_tcan_unet_file_reaches_the_model(parts, groupnorm):
 
 
 def test_a_weight_patch_on_a_norm_takes_effect_with_cross_frame_norm(parts):
-    from tcan_core.comfy.motion_patch import apply_motion_modules
+    from tcan_core.comfy.motion_modules import apply_motion_modules
 
     model, _, _, _, modules, unet_ldm = parts
     delta = torch.linspace(-0.5, 0.5, unet_ldm[NORM.removeprefix("diffusion_model.")].numel())
@@ -86,7 +78,8 @@ def test_cross_frame_norm_uses_comfys_cast_path_and_equals_comfys_groupnorm_over
     GroupNorm applied to the [chunks, C, frames, h, w] tensor."""
     import comfy.ops
 
-    from tcan_core.comfy.cross_frame_norm import FrameCount, cross_frame_view
+    from tcan_core.comfy.cross_frame_norm import cross_frame_view
+    from tcan_core.comfy.window_context import FrameCount
 
     for ops in (comfy.ops.disable_weight_init, comfy.ops.manual_cast):
         norm = ops.GroupNorm(32, 64, eps=1e-6, affine=True)
@@ -111,7 +104,7 @@ def test_cross_frame_norm_uses_comfys_cast_path_and_equals_comfys_groupnorm_over
 
 @pytest.mark.parametrize("kinds", [[0], [1, 0]])
 def test_the_reference_tokens_do_not_depend_on_the_other_images_of_the_pass(parts, kinds):
-    from tcan_core.comfy.motion_patch import apply_motion_modules
+    from tcan_core.comfy.motion_modules import apply_motion_modules
     from tcan_core.comfy.reference_attention import apply_reference_attention
 
     model, _, _, _, modules, _ = parts
@@ -123,7 +116,8 @@ def test_the_reference_tokens_do_not_depend_on_the_other_images_of_the_pass(part
     recorded = []
     for seed in (3, 4):  # the same reference with three other (calibrated) images
         others = torch.randn(3, 4, 8, 8, generator=torch.Generator().manual_seed(seed))
-        unet_out(patched, x, {"cond_or_uncond": kinds, "tcan": {"reference_latent": torch.cat([reference, others])}})
+        references = torch.cat([reference, others])
+        unet_out(patched, x, {"cond_or_uncond": kinds, "tcan": window(16, x[:16], references)})
         recorded.append({site: tokens[0].clone() for site, tokens in patch.bank.tokens.items()})
     assert len(recorded[0]) == 10 and all(torch.equal(recorded[0][s], recorded[1][s]) for s in recorded[0])
 
@@ -150,8 +144,6 @@ def test_auto_groupnorm_is_across_each_chunk_in_a_tcan_controlnet(parts):
 
     from tcan_core.checkpoints import controlnet_name_map, load_tcan_files
 
-    from .test_load_tcan_weights import CONTROLNET, to_diffusers
-
     model, _, _, motion_state, _, _ = parts
     raw = comfy.utils.load_torch_file(model_path("controlnet", CONTROLNET))
     official = to_diffusers({k: v.float() for k, v in raw.items()}, controlnet_name_map(), prefix="control_model.")
@@ -173,7 +165,7 @@ def test_two_evaluations_at_the_same_sigma_get_their_own_residuals(parts):
     control = load(parts)[1].controlnet
     first, hint = sample_inputs(24, seed=7)
     second = first + 0.5  # a second-order sampler's second evaluation: same sigma, another latent
-    window = list(range(4, 20))
+    frames = list(range(4, 20))
     c = control.copy().set_cond_hint(hint, 1.0)
     c.pre_run(model.model, lambda p: model.model.model_sampling.percent_to_sigma(p))
     import comfy.model_management
@@ -184,11 +176,11 @@ def test_two_evaluations_at_the_same_sigma_get_their_own_residuals(parts):
     got = []
     with torch.no_grad():
         for evaluation, latents in enumerate((first, second)):
-            options = {"cond_or_uncond": [0], "tcan": {"frames": window, "latents": latents, "evaluation": evaluation}}
-            got.append(flat(c.get_control(latents[window], sigma, {"c_crossattn": context}, 1, options)))
+            options = {"cond_or_uncond": [0], "tcan": window(frames, latents, evaluation=evaluation)}
+            got.append(flat(c.get_control(latents[frames], sigma, {"c_crossattn": context}, 1, options)))
     c.cleanup()
     for latents, result in zip((first, second), got):  # each equals an uncached run over its own latents
-        expected = flat(residuals(control, model, latents, hint))[window]
+        expected = flat(residuals(control, model, latents, hint))[frames]
         torch.testing.assert_close(result, expected, rtol=0, atol=1e-6)
     assert not torch.allclose(got[0], got[1], atol=1e-4)
 
@@ -205,7 +197,7 @@ def test_positive_text_drives_the_appearance_pass_and_the_controlnet_whatever_th
     x = torch.randn(8, 4, 8, 8, generator=g)
     reference = torch.randn(1, 4, 8, 8, generator=g)
     positive, negative = torch.randn(1, 77, 768, generator=g), torch.randn(1, 77, 768, generator=g)
-    from tcan_core.comfy.transformer_options import positive_context
+    from tcan_core.comfy.window_context import positive_context
 
     def record(kinds):
         import comfy.model_management
@@ -214,7 +206,7 @@ def test_positive_text_drives_the_appearance_pass_and_the_controlnet_whatever_th
         comfy.model_management.load_models_gpu([clone])
         options = copy_nested_dicts(clone.model_options.get("transformer_options", {}))
         options["wrappers"] = copy_nested_dicts(clone.wrappers)
-        options.update({"cond_or_uncond": kinds, "tcan": {"reference_latent": reference}})
+        options.update({"cond_or_uncond": kinds, "tcan": window(4, x[:4], reference)})
         context = torch.cat([(positive if kind == 0 else negative).expand(4, -1, -1) for kind in kinds])
         assert torch.equal(positive_context(context, kinds, 4), positive)
         with torch.no_grad():
@@ -229,16 +221,14 @@ def test_positive_text_drives_the_appearance_pass_and_the_controlnet_whatever_th
     clip, hint = sample_inputs(16, seed=9)
     both = torch.cat([clip, clip])
     texts = torch.cat([negative.expand(16, -1, -1), positive.expand(16, -1, -1)])
-    window = {"cond_or_uncond": [1, 0], "tcan": {"frames": list(range(16)), "latents": clip, "evaluation": 0}}
-    out = flat(residuals(control, model, both, hint, window, batched=2, context=texts))
+    options = {"cond_or_uncond": [1, 0], "tcan": window(16, clip)}
+    out = flat(residuals(control, model, both, hint, options, batched=2, context=texts))
     cond = flat(residuals(control, model, clip, hint, context=positive.expand(16, -1, -1)))
     torch.testing.assert_close(out[:16], cond, rtol=0, atol=1e-6)
     torch.testing.assert_close(out[16:], cond, rtol=0, atol=1e-6)
 
 
 def test_cond_and_uncond_run_in_one_unet_call_per_window(parts):
-    from .test_long_video import poses
-
     model, clip, control_net, _, _, _ = parts
     patched, bundle = load(parts)
     calls = []
@@ -266,15 +256,15 @@ def test_the_appearance_net_of_a_tcan_unet_file_is_its_base_without_the_lora(par
 
     _, _, _, motion_state, _, unet_ldm = parts
     x = torch.randn(16, 4, 8, 8, generator=torch.Generator().manual_seed(10))
-    options = {"cond_or_uncond": [0], "tcan": {"reference_latent": torch.randn(1, 4, 8, 8) * 0.2}}
+    reference = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(11)) * 0.2
     with_lora, bundle = load(parts, load_tcan_files(unet=official_unet(unet_ldm, motion_state, lora_scale=0.05)))
     assert any("without the APPA LoRA" in note for note in bundle.notes)
-    unet_out(with_lora, x, options)
+    unet_out(with_lora, x, {"cond_or_uncond": [0], "tcan": window(16, x, reference)})
     lora_bank = {site: t.clone() for site, t in bank_of(with_lora).tokens.items()}
     del with_lora
     harness.release_memory()
     without_lora, _ = load(parts, load_tcan_files(unet=official_unet(unet_ldm, motion_state, lora_scale=0.0)))
-    unet_out(without_lora, x, options)  # no LoRA: the UNet itself is the appearance net
+    unet_out(without_lora, x, {"cond_or_uncond": [0], "tcan": window(16, x, reference)})  # the UNet itself
     plain_bank = bank_of(without_lora).tokens
     for site, tokens in lora_bank.items():
         torch.testing.assert_close(tokens, plain_bank[site], rtol=1e-4, atol=1e-4)
@@ -293,8 +283,6 @@ def test_the_v2_mid_block_module_is_an_option(parts):
 
 def test_padding_to_a_window_equals_repeating_the_last_pose_by_hand(parts):
     from tcan_core.comfy.long_video import sample_long_video
-
-    from .test_long_video import poses
 
     model, clip, _, _, _, _ = parts
     patched, bundle = load(parts)
@@ -339,8 +327,6 @@ def test_changing_the_calibrated_images_background_changes_nothing(parts):
     from tcan_core.pose import retarget
     from tcan_core.pose.pose_json import load_pose_json
     from tcan_core.samples import DRIVING_POSE, REFERENCE_POSE
-
-    from .test_long_video import poses
 
     model, clip, _, _, _, _ = parts
     patched, bundle = load(parts)

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from .helpers import apply_model, load_tcan, window
 from .models import empty_conditioning, sd15
-from .test_motion_modules import apply_model
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_cond_rows_see_the_reference_and_uncond_rows_stay_plain(model):
     x, reference = inputs(1)
     options = {"cond_or_uncond": [0, 1]}
     plain = apply_model(model, x, options)
-    with_ref = apply_model(clone, x, {**options, "tcan": {"reference_latent": reference}})
+    with_ref = apply_model(clone, x, {**options, "tcan": window(4, x[:4], reference)})
     assert not torch.allclose(with_ref[:4], plain[:4], atol=1e-3)
     torch.testing.assert_close(with_ref[4:], plain[4:], atol=1e-4, rtol=1e-4)
     assert len(patch.bank.tokens) == 10  # mid block + 9 up-block transformer blocks
@@ -50,42 +50,36 @@ def test_uncond_reference_option_and_a_different_reference_changes_the_output(mo
     clone, _ = patched(model, uncond_reference=True)
     x, reference = inputs(2)
     options = {"cond_or_uncond": [0, 1]}
-    a = apply_model(clone, x, {**options, "tcan": {"reference_latent": reference}})
-    b = apply_model(clone, x, {**options, "tcan": {"reference_latent": reference * -1}})
+    a = apply_model(clone, x, {**options, "tcan": window(4, x[:4], reference)})
+    b = apply_model(clone, x, {**options, "tcan": window(4, x[:4], reference * -1)})
     plain = apply_model(model, x, options)
     assert not torch.allclose(a[4:], plain[4:], atol=1e-3)
     assert not torch.allclose(a, b, atol=1e-3)
 
 
-def test_the_appearance_pass_runs_once_per_timestep(model):
+def test_the_appearance_pass_runs_once_per_model_evaluation(model):
+    from dataclasses import replace
+
     clone, patch = patched(model)
     x, reference = inputs(3)
-    options = {"cond_or_uncond": [0], "tcan": {"reference_latent": reference}}
-    apply_model(clone, x[:4], options)
+    first_window = window(4, x, reference)
+    apply_model(clone, x[:4], {"cond_or_uncond": [0], "tcan": first_window})
     first = dict(patch.bank.tokens)
-    apply_model(clone, x[4:], options)  # another window, same step
+    second_window = replace(first_window, frames=[4, 5, 6, 7])  # another window of the same evaluation
+    apply_model(clone, x[4:], {"cond_or_uncond": [0], "tcan": second_window})
     assert all(patch.bank.tokens[k] is first[k] for k in first)
+    apply_model(clone, x[4:], {"cond_or_uncond": [0], "tcan": window(4, x, reference, evaluation=1)})
+    assert all(patch.bank.tokens[k] is not first[k] and torch.equal(patch.bank.tokens[k], first[k]) for k in first)
 
 
-def test_with_motion_modules_and_ksampler_the_original_model_is_untouched(model, comfy_nodes):
-    import comfy.utils
+def test_a_tcan_model_under_ksampler_leaves_the_original_model_untouched(model, parts, comfy_nodes):
     import nodes
-
-    from tcan_core.comfy.motion_patch import apply_motion_modules
-    from tcan_core.temporal import load_motion_modules
-
-    from .models import MOTION_V2, model_path
 
     _, clip, _ = sd15()
     conditioning = empty_conditioning(clip)
     latent = {"samples": torch.zeros(8, 4, 8, 8)}
     before = nodes.common_ksampler(model, 3, 1, 2.0, "euler", "normal", conditioning, conditioning, latent)[0]["samples"]
-    modules = load_motion_modules(comfy.utils.load_torch_file(model_path("animatediff_models", MOTION_V2)))
-    animated = apply_motion_modules(model, modules)
-    from tcan_core.comfy.reference_attention import apply_reference_attention
-
-    apply_reference_attention(animated)
-    animated.model_options["transformer_options"]["tcan"] = {"reference_latent": inputs(4)[1]}
+    animated, _ = load_tcan(parts)
     out = nodes.common_ksampler(animated, 3, 1, 2.0, "euler", "normal", conditioning, conditioning, latent)[0]["samples"]
     assert torch.isfinite(out).all() and not torch.allclose(out, before)
     after = nodes.common_ksampler(model, 3, 1, 2.0, "euler", "normal", conditioning, conditioning, latent)[0]["samples"]
@@ -94,7 +88,7 @@ def test_with_motion_modules_and_ksampler_the_original_model_is_untouched(model,
 
 def test_reference_strength_blends_between_plain_and_full_reference(model):
     x, reference = inputs(5)
-    options = {"cond_or_uncond": [0, 1], "tcan": {"reference_latent": reference}}
+    options = {"cond_or_uncond": [0, 1], "tcan": window(4, x[:4], reference)}
     full = apply_model(patched(model)[0], x, options)
     plain = apply_model(model, x, {"cond_or_uncond": [0, 1]})
     none = apply_model(patched(model, strength=0.0)[0], x, options)

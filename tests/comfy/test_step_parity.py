@@ -24,8 +24,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from .models import MOTION_V2, model_path, sd15
-from .test_temporal_controlnet import CONTROLNET
+from .models import CONTROLNET, MOTION_V2, model_path, sd15
 
 diffusers = pytest.importorskip("diffusers")
 

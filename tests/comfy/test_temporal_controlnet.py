@@ -5,19 +5,14 @@ import torch
 
 from tcan_core.temporal import load_motion_modules
 
-from .models import MOTION_V2, empty_conditioning, model_path, sd15
-
-CONTROLNET = "openpose_random.safetensors"
+from .helpers import flat, residuals, sample_inputs, window
+from .models import MOTION_V2, empty_conditioning, model_path
 
 
 @pytest.fixture(scope="module")
-def parts(comfy_nodes):
-    import comfy.controlnet
-    import comfy.utils
-
-    model, clip, _ = sd15()
-    base = comfy.controlnet.load_controlnet(model_path("controlnet", CONTROLNET))
-    state = comfy.utils.load_torch_file(model_path("animatediff_models", MOTION_V2))
+def control_parts(parts):
+    """(MODEL, CLIP, the stock ControlNet, the v2 motion-module state dict)."""
+    model, clip, base, state, _, _ = parts
     return model, clip, base, state
 
 
@@ -30,45 +25,22 @@ def modules_from(state, zero_out=False):
     return modules
 
 
-def residuals(control, model, x, hint, transformer_options=None, batched=1, context=None):
-    import comfy.model_management
-
-    c = control.copy().set_cond_hint(hint, 1.0)
-    c.pre_run(model.model, lambda p: model.model.model_sampling.percent_to_sigma(p))
-    comfy.model_management.load_models_gpu(c.get_models())
-    sigma = torch.full((x.shape[0],), 2.0)
-    context = torch.zeros(x.shape[0], 77, 768) if context is None else context
-    with torch.no_grad():
-        out = c.get_control(x, sigma, {"c_crossattn": context}, batched, transformer_options or {})
-    c.cleanup()
-    return out
-
-
-def flat(out):
-    return torch.cat([t.flatten(1) for key in ("output", "middle") for t in out[key] if t is not None], dim=1)
-
-
-def sample_inputs(frames, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(frames, 4, 8, 8, generator=g), torch.rand(frames, 3, 64, 64, generator=g)
-
-
 def make(base, modules, **kw):
-    from tcan_core.comfy.controlnet import make_temporal_controlnet
+    from tcan_core.comfy.temporal_controlnet import make_temporal_controlnet
 
     return make_temporal_controlnet(base, modules, **kw)
 
 
-def test_zero_output_projection_gives_the_stock_residuals_exactly(parts):
-    model, _, base, state = parts
+def test_zero_output_projection_gives_the_stock_residuals_exactly(control_parts):
+    model, _, base, state = control_parts
     x, hint = sample_inputs(16)
     stock = residuals(base, model, x, hint)
     temporal = residuals(make(base, modules_from(state, zero_out=True)), model, x, hint)
     assert torch.equal(flat(stock), flat(temporal))
 
 
-def test_random_layers_mix_frames_within_a_chunk_only(parts):
-    model, _, base, state = parts
+def test_random_layers_mix_frames_within_a_chunk_only(control_parts):
+    model, _, base, state = control_parts
     control = make(base, modules_from(state))
     x, hint = sample_inputs(32)
     nudged = x.clone()
@@ -80,31 +52,47 @@ def test_random_layers_mix_frames_within_a_chunk_only(parts):
     assert torch.equal(a[20], b[20])             # next chunk: untouched
 
 
-@pytest.mark.parametrize("window", [list(range(12, 28)), list(range(30, 37)) + list(range(0, 9))])
-def test_a_window_gets_the_cached_residuals_of_its_own_frames(parts, window):
-    model, _, base, state = parts
+@pytest.mark.parametrize("frames", [list(range(12, 28)), list(range(30, 37)) + list(range(0, 9))])
+def test_a_window_gets_the_cached_residuals_of_its_own_frames(control_parts, frames):
+    model, _, base, state = control_parts
     control = make(base, modules_from(state))
     full, hint = sample_inputs(37, seed=3)
     whole = flat(residuals(control, model, full, hint))  # chunks 0-15, 16-31, 32-36
-    options = {"cond_or_uncond": [0], "tcan": {"frames": window, "latents": full}}
-    windowed = flat(residuals(control, model, full[window], hint, options))
-    torch.testing.assert_close(windowed, whole[window], rtol=0, atol=1e-6)
+    options = {"cond_or_uncond": [0], "tcan": window(frames, full)}
+    windowed = flat(residuals(control, model, full[frames], hint, options))
+    torch.testing.assert_close(windowed, whole[frames], rtol=0, atol=1e-6)
 
 
-def test_cond_and_uncond_chunks_and_strength_zero(parts):
-    model, _, base, state = parts
+def test_under_another_handler_s_window_the_hints_follow_its_frames(control_parts):
+    """A window published the core way (transformer_options["context_window"]) without TCAN's window
+    context: the ControlNet runs on the window as its own clip, with those frames' pose hints."""
+    import comfy.context_windows as core
+
+    model, _, base, state = control_parts
+    control = make(base, modules_from(state))
+    full, hint = sample_inputs(24, seed=10)
+    frames = list(range(8, 24))
+    options = {"cond_or_uncond": [0], "context_window": core.IndexListContextWindow(frames)}
+    windowed = flat(residuals(control, model, full[frames], hint, options))
+    torch.testing.assert_close(windowed, flat(residuals(control, model, full[frames], hint[frames])), rtol=0, atol=1e-6)
+    assert not torch.allclose(windowed, flat(residuals(control, model, full[frames], hint[:16])), atol=1e-4)
+
+
+def test_cond_and_uncond_chunks_and_strength_zero(control_parts):
+    model, _, base, state = control_parts
     control = make(base, modules_from(state))
     x, hint = sample_inputs(16, seed=4)
     both = flat(residuals(control, model, torch.cat([x, x]), hint, {"cond_or_uncond": [0, 1]}, batched=2))
     one = flat(residuals(control, model, x, hint))
     torch.testing.assert_close(both[:16], one, rtol=0, atol=1e-6)
     torch.testing.assert_close(both[16:], one, rtol=0, atol=1e-6)
-    c = control.copy().set_cond_hint(hint, 0.0)
-    assert type(c).__name__ == "TemporalControlNet" and c.temporal_patcher in c.get_models()
+    torch.testing.assert_close(flat(residuals(control, model, x, hint, strength=0.5)), one * 0.5, rtol=1e-6, atol=1e-7)
+    assert not flat(residuals(control, model, x, hint, strength=0.0)).any()
+    assert control.temporal_patcher in control.copy().get_models()  # ComfyUI loads the temporal weights too
 
 
-def test_the_user_s_controlnet_is_unchanged(parts):
-    model, _, base, state = parts
+def test_the_user_s_controlnet_is_unchanged(control_parts):
+    model, _, base, state = control_parts
     x, hint = sample_inputs(16, seed=5)
     before = flat(residuals(base, model, x, hint))
     residuals(make(base, modules_from(state)), model, x, hint)
@@ -115,10 +103,10 @@ def test_the_user_s_controlnet_is_unchanged(parts):
     assert not any(type(m).__name__ == "ControlNetMotionModule" for m in base.control_model.modules())
 
 
-def test_works_with_apply_controlnet_and_the_stock_ksampler(parts, comfy_nodes):
+def test_works_with_apply_controlnet_and_the_stock_ksampler(control_parts, comfy_nodes):
     import nodes
 
-    model, clip, base, state = parts
+    model, clip, base, state = control_parts
     control = make(base, modules_from(state))
     conditioning = empty_conditioning(clip)
     _, hint = sample_inputs(16, seed=6)
@@ -130,10 +118,10 @@ def test_works_with_apply_controlnet_and_the_stock_ksampler(parts, comfy_nodes):
     assert torch.isfinite(out).all() and not torch.allclose(out, plain)
 
 
-def test_node_builds_it_and_rejects_bad_files(parts, comfy_nodes):
+def test_node_builds_it_and_rejects_bad_files(control_parts, comfy_nodes):
     import folder_paths
 
-    model, _, base, _ = parts
+    model, _, base, _ = control_parts
     folder_paths.add_model_folder_path("animatediff_models", model_path("animatediff_models", MOTION_V2).rsplit("/", 1)[0])
     node = comfy_nodes.NODE_CLASS_MAPPINGS["TCANTemporalControlNet"]
     (control,) = node.execute(base, MOTION_V2, 16).args

@@ -14,7 +14,8 @@ import os
 import pytest
 import torch
 
-from .test_load_tcan_weights import load, parts, to_diffusers, unet_out  # noqa: F401 (parts: fixture)
+from .helpers import load_tcan as load
+from .helpers import to_diffusers, unet_out
 
 pytest.importorskip("diffusers")
 
@@ -44,29 +45,30 @@ def write_stage1_files(unet_ldm, out, lora_up_std):
 
 
 @pytest.fixture(scope="module")
-def zero_shot_output(parts):  # noqa: F811
-    patched, _ = load(parts, None)
+def zero_shot_output(parts):
+    # per frame everywhere: a trainer's [UNet] file would get TCAN's cross-frame GroupNorm under auto
+    patched, _ = load(parts, None, groupnorm="per frame")
     return unet_out(patched)
 
 
-def test_unet_file(parts, zero_shot_output, tmp_path):  # noqa: F811
+def test_unet_file(parts, zero_shot_output, tmp_path):
     from tcan_core.checkpoints import load_tcan_files
 
     files = write_stage1_files(parts[5], tmp_path / "initial", lora_up_std=0.0)
-    patched, bundle = load(parts, load_tcan_files(unet=files["unet"]))
+    patched, bundle = load(parts, load_tcan_files(unet=files["unet"]), groupnorm="per frame")
     assert bundle.mode == "tcan weights" and any("APPA LoRA" in n for n in bundle.notes)
     torch.testing.assert_close(unet_out(patched), zero_shot_output, rtol=0, atol=1e-5)  # B = 0: zero-shot
     del patched, bundle
     gc.collect()
     os.remove(files["appearance"])
     files = write_stage1_files(parts[5], tmp_path / "lora", lora_up_std=0.02)
-    patched, _ = load(parts, load_tcan_files(unet=files["unet"]))
+    patched, _ = load(parts, load_tcan_files(unet=files["unet"]), groupnorm="per frame")
     difference = (unet_out(patched) - zero_shot_output).abs().max().item()
     print(f"\ntrainer's [UNet] file with a non-zero LoRA vs zero-shot: max |difference| {difference:.3g}")
     assert difference > 1e-3
 
 
-def test_appearance_file(parts, zero_shot_output, tmp_path):  # noqa: F811
+def test_appearance_file(parts, zero_shot_output, tmp_path):
     from tcan_core.checkpoints import load_tcan_files
 
     files = write_stage1_files(parts[5], tmp_path, lora_up_std=0.0)
