@@ -34,7 +34,7 @@ def start():
     comfy.options.enable_args_parsing(False)
     import comfy.cli_args
 
-    comfy.cli_args.args.cpu = True
+    comfy.cli_args.args.cpu = os.environ.get("TCAN_TEST_DEVICE", "cpu") != "cuda"  # the GPU check runs some on CUDA
     import comfy.model_management  # noqa: F401  (after cpu=True)
     import folder_paths
 
